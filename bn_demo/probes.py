@@ -1,0 +1,120 @@
+"""Summaries of activations, gradients and BN internals, computed on a fixed probe batch.
+
+Everything here is a pure function of tensors it is handed, under no_grad, consuming no random
+numbers: observation never changes the experiment. Results are plain numpy/float data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+TB_PERCENTILES = (0, 7, 16, 31, 50, 69, 84, 93, 100)  # TensorBoard's distribution bands
+PAPER_PERCENTILES = (15, 50, 85)  # Ioffe & Szegedy Fig. 1
+N_BINS = 60
+SATURATION = 0.98  # sigmoid outside [0.02, 0.98] or |tanh| > 0.98: gradient below ~0.04
+KINDS = ("linear", "bn", "act")
+KIND_TITLES = {"linear": "linear output (pre-BN)", "bn": "BN output", "act": "activation output"}
+
+
+def choose_edges(kind: str, activation: str, samples: list[torch.Tensor]) -> np.ndarray:
+    """Fixed bin edges for one layer and kind, chosen once (at step 0, from every twin's values)
+    and kept for the whole run, so histograms at different steps and of different twins share
+    one axis. Values that later leave the range are counted as under/overflow, never re-binned."""
+    if kind == "act" and activation == "sigmoid":
+        lo, hi = 0.0, 1.0
+    elif kind == "act" and activation == "tanh":
+        lo, hi = -1.0, 1.0
+    else:
+        peak = max(float(s.abs().max()) for s in samples) if samples else 1.0
+        half = _nice_ceiling(max(2.0 * peak, 1.0 if kind != "bn" else 4.0))
+        lo, hi = (0.0, half) if kind == "act" and activation == "relu" else (-half, half)
+    return np.linspace(lo, hi, N_BINS + 1)
+
+
+def _nice_ceiling(x: float) -> float:
+    """Round up to 1, 2 or 5 × a power of ten, so axes read well."""
+    if not math.isfinite(x) or x <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(x))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= x)
+
+
+def summarize(values: torch.Tensor, edges: np.ndarray) -> dict:
+    """Histogram on fixed edges (with under/overflow), mean, std and percentiles of all values."""
+    flat = values.detach().reshape(-1).float()
+    finite = flat[torch.isfinite(flat)]
+    edges_t = torch.as_tensor(edges, dtype=finite.dtype, device=finite.device)
+    # bucketize: index 0 = below the first edge, N_BINS+1 = at/above the last; the last edge is
+    # inclusive like numpy.histogram.
+    idx = torch.bucketize(finite, edges_t, right=True)
+    idx = torch.where(finite == edges_t[-1], torch.full_like(idx, len(edges) - 1), idx)
+    counts = torch.bincount(idx, minlength=len(edges) + 1).cpu().numpy()
+    q = torch.tensor([p / 100 for p in TB_PERCENTILES + PAPER_PERCENTILES], dtype=finite.dtype, device=finite.device)
+    if finite.numel():
+        pct = torch.quantile(finite, q).cpu().numpy()
+        mean, std = float(finite.mean()), float(finite.std(unbiased=False))
+    else:
+        pct, mean, std = np.full(len(q), np.nan), math.nan, math.nan
+    return {
+        "counts": counts[1 : len(edges)].astype(np.int64),
+        "under": int(counts[0]),
+        "over": int(counts[len(edges)]),
+        "nonfinite": int(flat.numel() - finite.numel()),
+        "percentiles": pct[: len(TB_PERCENTILES)],
+        "paper_percentiles": pct[len(TB_PERCENTILES) :],
+        "mean": mean,
+        "std": std,
+    }
+
+
+def unit_percentiles(values: torch.Tensor) -> np.ndarray:
+    """(units, 3): each unit's {15, 50, 85}th percentile over the probe batch (Fig. 1 b, c)."""
+    q = torch.tensor([p / 100 for p in PAPER_PERCENTILES], dtype=values.dtype, device=values.device)
+    return torch.quantile(values.detach().float(), q, dim=0).T.cpu().numpy()
+
+
+def inactive_share(activation: str, act: torch.Tensor) -> float:
+    """ReLU: share of units that output 0 for every probe example (dead units).
+    Sigmoid/tanh: share of unit outputs in the flat, saturated part of the curve."""
+    if activation == "relu":
+        return float((act <= 0).all(dim=0).float().mean())
+    if activation == "sigmoid":
+        return float(((act < 1 - SATURATION) | (act > SATURATION)).float().mean())
+    return float((act.abs() > SATURATION).float().mean())
+
+
+INACTIVE_MEANING = {
+    "relu": "dead ReLUs: units that output 0 for every probe example",
+    "sigmoid": f"saturated sigmoid outputs (below {1 - SATURATION:.2f} or above {SATURATION:.2f})",
+    "tanh": f"saturated tanh outputs (|a| > {SATURATION:.2f})",
+}
+
+
+def bn_internals(bn: torch.nn.BatchNorm1d, bn_input: torch.Tensor) -> dict:
+    """γ, β and running statistics vs the probe batch's own statistics, summarised per layer."""
+    batch_mean = bn_input.mean(dim=0)
+    batch_var = bn_input.var(dim=0, unbiased=True)  # running_var is tracked unbiased
+    gamma, beta = bn.weight.detach(), bn.bias.detach()
+    return {
+        "gamma_mean": float(gamma.mean()),
+        "gamma_std": float(gamma.std(unbiased=False)),
+        "beta_mean": float(beta.mean()),
+        "beta_std": float(beta.std(unbiased=False)),
+        "running_mean": float(bn.running_mean.mean()),
+        "batch_mean": float(batch_mean.mean()),
+        "running_var": float(bn.running_var.mean()),
+        "batch_var": float(batch_var.mean()),
+        # mean |running − batch| over units: how far eval mode's statistics lag the batch's
+        "mean_gap": float((bn.running_mean - batch_mean).abs().mean()),
+        "var_gap": float((bn.running_var - batch_var).abs().mean()),
+    }
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    na, nb = float(a.norm()), float(b.norm())
+    if na == 0 or nb == 0:
+        return math.nan
+    return float(torch.dot(a.reshape(-1), b.reshape(-1)) / (na * nb))
