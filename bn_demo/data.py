@@ -162,8 +162,9 @@ def read_idx_split(raw: Path, split: str, title: str) -> tuple[torch.Tensor, tor
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     image_file, label_file, expected_count = IDX_FILES[split]
-    images = _read_checked(raw / image_file, read_image_file, title)
-    labels = _read_checked(raw / label_file, read_label_file, title)
+    md5s = _md5_table(raw.parent.name)
+    images = _read_checked(raw / image_file, read_image_file, title, md5s)
+    labels = _read_checked(raw / label_file, read_label_file, title, md5s)
     problem = None
     if len(images) != expected_count and len(images) < 2:
         problem = f"{image_file} holds {len(images)} images, expected {expected_count:,}"
@@ -179,11 +180,11 @@ def read_idx_split(raw: Path, split: str, title: str) -> tuple[torch.Tensor, tor
     return x, labels.to(torch.int64)
 
 
-def _read_checked(path: Path, reader, title: str) -> torch.Tensor:
+def _read_checked(path: Path, reader, title: str, md5s: dict) -> torch.Tensor:
     if not path.exists():
         raise _corrupt(path.parent, title, f"{path.name} is missing")
     gz = path.with_name(path.name + ".gz")
-    md5 = dict(_md5_table()).get(gz.name)
+    md5 = md5s.get(gz.name)
     if gz.exists() and md5 and _md5(gz) != md5:
         raise _corrupt(path.parent, title, f"{gz.name} fails its md5 check (damaged download)")
     try:
@@ -199,11 +200,11 @@ def _corrupt(raw: Path, title: str, problem: str) -> DataUnavailable:
     )
 
 
-def _md5_table():
+def _md5_table(folder: str) -> dict:
+    """torchvision's published md5 of each .gz download, for the dataset stored in `folder`."""
     import torchvision.datasets as tvd
 
-    for folder, _, _ in TORCHVISION_SETS.values():
-        yield from getattr(tvd, folder).resources
+    return dict(getattr(tvd, folder).resources)
 
 
 def _md5(path: Path) -> str:
