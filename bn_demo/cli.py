@@ -12,12 +12,22 @@ import json
 import math
 import platform
 import sys
-import time
 
 import numpy as np
 
-from .config import (ACTIVATIONS, BN_PLACEMENTS, DATASETS, DEVICES, INITS, MODELS, OPTIMIZERS, PRESETS,
-                     ConfigError, RunConfig, parse_hidden)
+from .config import (
+    ACTIVATIONS,
+    BN_PLACEMENTS,
+    DATASETS,
+    DEVICES,
+    INITS,
+    MODELS,
+    OPTIMIZERS,
+    PRESETS,
+    ConfigError,
+    RunConfig,
+    parse_hidden,
+)
 from .data import DataUnavailable
 from .runner import Runner
 

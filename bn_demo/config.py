@@ -67,7 +67,7 @@ class RunConfig:
         self.hidden = tuple(self.hidden)
 
     # -- validation ---------------------------------------------------------------------------
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Raise ConfigError naming the first bad field; return self so calls chain."""
         _choice("dataset", self.dataset, DATASETS)
         _choice("activation", self.activation, ACTIVATIONS)
@@ -80,7 +80,7 @@ class RunConfig:
             raise ConfigError("hidden", self.hidden, f"1 to {MAX_LAYERS} hidden layers, e.g. 32,32")
         for width in self.hidden:
             if not _is_int(width) or not 1 <= width <= MAX_WIDTH:
-                raise ConfigError("hidden", self.hidden, f"each width an integer from 1 to {MAX_WIDTH}")
+                raise ConfigError("hidden", self.hidden, f"each width an integer from 1 to {MAX_WIDTH:,}")
         _number("lr", self.lr, low=0, low_open=True, high=10, why="a learning rate in (0, 10]")
         _number("weight_decay", self.weight_decay, low=0, high=1, why="a weight decay in [0, 1]")
         _number("bn_momentum", self.bn_momentum, low=0, high=1, why="a BN momentum in [0, 1]")
@@ -131,7 +131,7 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         """Build from a (possibly partial) dict; unknown keys are an error, not silently dropped."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
@@ -139,7 +139,7 @@ class RunConfig:
             raise ConfigError(unknown[0], data[unknown[0]], f"a known setting ({', '.join(sorted(names))})")
         return cls(**data)
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 

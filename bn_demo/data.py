@@ -74,7 +74,7 @@ class Dataset:
             "note": self.note,
         }
 
-    def to(self, device) -> "Dataset":
+    def to(self, device) -> Dataset:
         moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
         return Dataset(**{**self.__dict__, **moved})
 

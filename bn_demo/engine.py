@@ -27,6 +27,7 @@ from .model import build_twins, make_optimizer
 
 PROBE_SEED_OFFSET = 7919  # the probe batch has its own generator: drawing it costs the batch stream nothing
 PROBE_CAP = 400  # probe records kept per twin (each holds histograms for every layer and kind)
+GALLERY_SIZE = 24  # held-out images whose predicted labels are kept (the split's first ones: no RNG draw)
 EVAL_CHUNK = 8192  # held-out examples per forward pass; stop requests are honoured between chunks
 DIVERGE_FACTOR = 50.0  # a loss this many times its first value counts as exploded
 DIVERGE_FLOOR = 100.0
@@ -57,6 +58,7 @@ class Twin:
         self.evals = BoundedSeries(DEFAULT_CAP)  # (step, epoch, loss, acc, acc_batch_stats)
         self.probes = BoundedSeries(PROBE_CAP)  # dict records
         self.ics = BoundedSeries(DEFAULT_CAP)  # (step, l2 per layer, cos per layer)
+        self.gallery = None  # (step, predicted labels of the gallery images) from the latest evaluation
 
     @property
     def active(self) -> bool:
@@ -91,6 +93,10 @@ class Experiment:
         probe_generator = torch.Generator().manual_seed(config.seed + PROBE_SEED_OFFSET)
         probe_idx = torch.randperm(self.n_train, generator=probe_generator)[: config.probe_size]
         self.probe_x = dataset.train_x[probe_idx.to(dataset.train_x.device)].to(self.device)
+        n_gallery = min(GALLERY_SIZE, len(dataset.test_y))
+        pixels = dataset.test_x[:n_gallery].detach().cpu().reshape(n_gallery, *dataset.image_shape)
+        self.gallery_images = (pixels * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+        self.gallery_labels = dataset.test_y[:n_gallery].cpu().numpy()
 
         models = build_twins(config, dataset.n_features, len(dataset.classes), self.device)
         self.twins = {name: Twin(name, m, make_optimizer(config, m)) for name, m in models.items()}
@@ -256,6 +262,8 @@ class Experiment:
                 logits = model.run(x[start : start + EVAL_CHUNK], bn_mode="running")
                 loss_sum += float(F.cross_entropy(logits, y[start : start + EVAL_CHUNK], reduction="sum"))
                 correct += int((logits.argmax(dim=1) == y[start : start + EVAL_CHUNK]).sum())
+                if start == 0:  # the gallery is the split's head: its predictions come free
+                    gallery = logits[:GALLERY_SIZE].argmax(dim=1).cpu().numpy()
             acc_batch = math.nan
             if model.use_bn:
                 acc_batch = self._batch_stats_accuracy(model, x, y)
@@ -263,6 +271,7 @@ class Experiment:
             loss = loss_sum / len(y)
             with self.lock:
                 twin.evals.add((self.step, self.step / self.steps_per_epoch, loss, correct / len(y), acc_batch))
+                twin.gallery = (self.step, gallery)
                 self.version += 1
 
     def _batch_stats_accuracy(self, model, x, y) -> float:
@@ -289,7 +298,7 @@ class Experiment:
                 name: dict(
                     status=t.status, diverged_at_step=t.diverged_at_step, reason=t.reason,
                     train=t.train.items(), evals=t.evals.items(), probes=t.probes.items(), ics=t.ics.items(),
-                    recent=list(t.recent),
+                    recent=list(t.recent), gallery=t.gallery,
                 )
                 for name, t in self.twins.items()
             }
@@ -307,6 +316,7 @@ class Experiment:
             "edges": {f"{i}:{kind}": e for (i, kind), e in self.edges.items()},
             "modes": {"train": TRAIN_MODE, "eval": EVAL_MODE, "eval_batch_stats": BATCH_STATS_MODE, "probe": PROBE_MODE},
             "inactive_meaning": probes.INACTIVE_MEANING[self.config.activation],
+            "gallery": {"images": self.gallery_images, "labels": self.gallery_labels, "mode": EVAL_MODE},
             "twins": twins,
         }
 
@@ -332,6 +342,8 @@ def _twin_view(name: str, raw: dict, exp: Experiment) -> dict:
         "eval": _columns(raw["evals"], ("step", "epoch", "loss", "acc", "acc_batch_stats")),
         "probes": _probe_columns(raw["probes"], exp),
         "ics": _ics_columns(raw["ics"]),
+        "gallery": ({"step": raw["gallery"][0], "predictions": raw["gallery"][1]} if raw["gallery"]
+                    else {"step": None, "predictions": np.zeros(0, dtype=np.int64)}),
         "final": {
             "train_loss": float(np.mean(recent)) if recent else math.nan,
             "train_loss_window": len(recent),

@@ -82,7 +82,8 @@ class Runner:
         self.message = ""
         self.error_detail = ""  # full traceback for logs; never shown to a viewer
         self.train_seconds = 0.0
-        self._samples_per_second = 0.0
+        self._samples_per_second = 0.0  # over the last completed rate window
+        self._window = (time.perf_counter(), 0)  # (start, samples) of the window being measured
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
@@ -90,7 +91,7 @@ class Runner:
         self._thread = threading.Thread(target=self._main, name=f"bn-demo-run-{self.run_id}", daemon=True)
 
     # -- control (any thread) -----------------------------------------------------------------------
-    def start(self) -> "Runner":
+    def start(self) -> Runner:
         self._thread.start()
         return self
 
@@ -154,14 +155,14 @@ class Runner:
     def _train(self) -> None:
         exp = self.experiment
         exp.begin()
-        window_start, window_samples = time.perf_counter(), 0
         pace_interval = 1.0 / self.config.pace if self.config.pace else 0.0
+        self._window = (time.perf_counter(), 0)
         while not exp.done:
             if self._stop.is_set():
                 raise StopRequested
             if not self._running.is_set():
                 self._wait_while_paused()
-                window_start, window_samples = time.perf_counter(), 0
+                self._window = (time.perf_counter(), 0)
                 continue
             t0 = time.perf_counter()
             exp.train_step()
@@ -169,10 +170,11 @@ class Runner:
                 self._stop.wait(max(0.0, pace_interval - (time.perf_counter() - t0)))
             now = time.perf_counter()
             self.train_seconds += now - t0
-            window_samples += self.config.batch_size
-            if now - window_start >= RATE_WINDOW_SECONDS or exp.done:
-                self._samples_per_second = window_samples / max(now - window_start, 1e-9)
-                window_start, window_samples = now, 0
+            start, samples = self._window[0], self._window[1] + self.config.batch_size
+            if now - start >= RATE_WINDOW_SECONDS:
+                self._samples_per_second = samples / (now - start)
+                start, samples = now, 0
+            self._window = (start, samples)
         statuses = [t.status for t in exp.twins.values()]
         diverged = [t for t in exp.twins.values() if t.status == "diverged"]
         if all(s == "diverged" for s in statuses):
@@ -208,6 +210,9 @@ class Runner:
         step = exp.step if exp else 0
         total = exp.total_steps if exp else self.config.total_steps(10**9) if self.config.steps else None
         rate = self._samples_per_second
+        if not rate and self.status == "running":  # no full window yet: report the partial one
+            start, samples = self._window
+            rate = samples / max(time.perf_counter() - start, 1e-9)
         remaining = (total - step) * self.config.batch_size / rate if (rate and total) else None
         position = self.slots.position(self) if self.slots is not None else None
         return {

@@ -1,0 +1,65 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bn_demo.data import IDX_FILES, load_digits, write_idx
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA_ENV = "BN_DEMO_TEST_DATA"  # CI points it at ../shared/data (the real MNIST test split)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_digits()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir():
+    path = os.environ.get(TEST_DATA_ENV)
+    if not path or not (Path(path) / "MNIST" / "raw").is_dir():
+        pytest.skip(f"real MNIST not available: set {TEST_DATA_ENV} to a folder holding MNIST/raw")
+    return Path(path)
+
+
+def make_idx_folder(root: Path, folder: str = "MNIST", n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """Small IDX files in torchvision's layout (root/<folder>/raw/...), digit-like enough to learn:
+    each class lights a different 4×4 patch, plus noise."""
+    rng = np.random.RandomState(seed)
+    raw = root / folder / "raw"
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = rng.randint(0, 10, size=n).astype(np.uint8)
+        images = rng.randint(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            r, c = divmod(int(label), 5)
+            images[i, 4 + 8 * r : 8 + 8 * r, 2 + 5 * c : 6 + 5 * c] = 255
+        image_file, label_file, _ = IDX_FILES[split]
+        write_idx(raw / image_file, images)
+        write_idx(raw / label_file, labels)
+    return raw
+
+
+@pytest.fixture
+def idx_root(tmp_path):
+    make_idx_folder(tmp_path)
+    return tmp_path
+
+
+def run_to_end(exp):
+    exp.begin()
+    while not exp.done:
+        exp.train_step()
+    return exp
+
+
+def assert_plain_data(obj, path="snapshot"):
+    """No live tensor may leave the engine."""
+    assert not isinstance(obj, torch.Tensor), f"{path} is a torch.Tensor"
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            assert_plain_data(v, f"{path}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            assert_plain_data(v, f"{path}[{i}]")
