@@ -148,8 +148,8 @@ class Experiment:
         before = {k: p.detach().clone() for k, p in model.named_parameters()} if measure_ics else None
         grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()} if measure_ics else None
         opt.step()
-        loss_value = loss.item()
-        acc = (logits.argmax(dim=1) == y).float().mean().item()
+        # One host transfer for both numbers: on a GPU each .item() is a synchronisation.
+        loss_value, acc = torch.stack([loss.detach(), (logits.argmax(dim=1) == y).float().mean()]).tolist()
         twin.recent.append(loss_value)
         with self.lock:
             twin.train.add((self.step, loss_value, acc))

@@ -50,11 +50,13 @@ class MLP(nn.Module):
         x may carry a leading group axis (groups, batch, features): batch statistics are then
         taken per group, which evaluates many mini-batches in one call."""
         act = ACTIVATION_FUNCTIONS[self.activation]
-        p = dict(self.named_parameters()) if params is None else {**dict(self.named_parameters()), **params}
+        # Without overrides the modules are called directly: the training hot path stays as lean
+        # as a plain nn.Sequential.
+        p = None if params is None else {**dict(self.named_parameters()), **params}
         h = x
         last = len(self.linears) - 1
-        for i in range(len(self.linears)):
-            z = F.linear(h, p[f"linears.{i}.weight"], p[f"linears.{i}.bias"])
+        for i, linear in enumerate(self.linears):
+            z = linear(h) if p is None else F.linear(h, p[f"linears.{i}.weight"], p[f"linears.{i}.bias"])
             if i == last:
                 return z
             layer = {"linear": z}
@@ -70,9 +72,9 @@ class MLP(nn.Module):
                 record.append(layer)
         return h
 
-    def _bn(self, i: int, z, bn_mode: str, p: dict):
+    def _bn(self, i: int, z, bn_mode: str, p: dict | None):
         module = self.bns[i]
-        gamma, beta = p[f"bns.{i}.weight"], p[f"bns.{i}.bias"]
+        gamma, beta = (module.weight, module.bias) if p is None else (p[f"bns.{i}.weight"], p[f"bns.{i}.bias"])
         if bn_mode == "module":
             return module(z)
         if bn_mode == "running":

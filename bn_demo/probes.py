@@ -43,26 +43,22 @@ def _nice_ceiling(x: float) -> float:
 
 
 def summarize(values: torch.Tensor, edges: np.ndarray) -> dict:
-    """Histogram on fixed edges (with under/overflow), mean, std and percentiles of all values."""
-    flat = values.detach().reshape(-1).float()
-    finite = flat[torch.isfinite(flat)]
-    edges_t = torch.as_tensor(edges, dtype=finite.dtype, device=finite.device)
-    # bucketize: index 0 = below the first edge, N_BINS+1 = at/above the last; the last edge is
-    # inclusive like numpy.histogram.
-    idx = torch.bucketize(finite, edges_t, right=True)
-    idx = torch.where(finite == edges_t[-1], torch.full_like(idx, len(edges) - 1), idx)
-    counts = torch.bincount(idx, minlength=len(edges) + 1).cpu().numpy()
-    q = torch.tensor([p / 100 for p in TB_PERCENTILES + PAPER_PERCENTILES], dtype=finite.dtype, device=finite.device)
-    if finite.numel():
-        pct = torch.quantile(finite, q).cpu().numpy()
-        mean, std = float(finite.mean()), float(finite.std(unbiased=False))
+    """Histogram on fixed edges (with under/overflow), mean, std and percentiles of all values.
+    NumPy, not torch: on a few thousand values its histogram and partition-based percentiles are
+    several times faster than torch's bucketize/quantile, which keeps probes cheap."""
+    flat = values.detach().reshape(-1).float().cpu().numpy()
+    finite = flat[np.isfinite(flat)]
+    counts, _ = np.histogram(finite, bins=edges)  # the last edge is inclusive
+    if finite.size:
+        pct = np.percentile(finite, TB_PERCENTILES + PAPER_PERCENTILES)
+        mean, std = float(finite.mean()), float(finite.std())
     else:
-        pct, mean, std = np.full(len(q), np.nan), math.nan, math.nan
+        pct, mean, std = np.full(len(TB_PERCENTILES + PAPER_PERCENTILES), np.nan), math.nan, math.nan
     return {
-        "counts": counts[1 : len(edges)].astype(np.int64),
-        "under": int(counts[0]),
-        "over": int(counts[len(edges)]),
-        "nonfinite": int(flat.numel() - finite.numel()),
+        "counts": counts.astype(np.int64),
+        "under": int((finite < edges[0]).sum()),
+        "over": int((finite > edges[-1]).sum()),
+        "nonfinite": int(flat.size - finite.size),
         "percentiles": pct[: len(TB_PERCENTILES)],
         "paper_percentiles": pct[len(TB_PERCENTILES) :],
         "mean": mean,
@@ -72,8 +68,7 @@ def summarize(values: torch.Tensor, edges: np.ndarray) -> dict:
 
 def unit_percentiles(values: torch.Tensor) -> np.ndarray:
     """(units, 3): each unit's {15, 50, 85}th percentile over the probe batch (Fig. 1 b, c)."""
-    q = torch.tensor([p / 100 for p in PAPER_PERCENTILES], dtype=values.dtype, device=values.device)
-    return torch.quantile(values.detach().float(), q, dim=0).T.cpu().numpy()
+    return np.percentile(values.detach().float().cpu().numpy(), PAPER_PERCENTILES, axis=0).T
 
 
 def inactive_share(activation: str, act: torch.Tensor) -> float:

@@ -7,6 +7,7 @@ calls only set events, so they return at once and take effect within STOP_LATENC
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import traceback
@@ -18,9 +19,23 @@ from .model import pick_device
 
 POLL_SECONDS = 0.05  # how often a paused / queued / paced worker re-checks for stop
 RATE_WINDOW_SECONDS = 0.5  # samples/s is measured over about this much recent time
+# Intra-op threads per training thread. These networks are small: a second OpenMP thread gains
+# little, and when several runs (or the web server) share the cores, spinning OpenMP workers slow
+# every run several-fold. Override with BN_DEMO_TORCH_THREADS.
+TORCH_THREADS_ENV = "BN_DEMO_TORCH_THREADS"
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 ENDED = ("finished", "stopped", "diverged", "failed")
 _run_ids = itertools.count(1)
+
+
+def limit_torch_threads() -> int:
+    """Cap torch's intra-op threads for the calling thread's work; returns the cap."""
+    import torch
+
+    threads = max(1, int(os.environ.get(TORCH_THREADS_ENV) or 1))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
 
 
 class SlotPool:
@@ -134,6 +149,7 @@ class Runner:
                     self._end("stopped", "Stopped while waiting for a training slot.")
                     return
             self._set_status("running", "")
+            limit_torch_threads()
             self.device = pick_device(self.config.device)
             if self.dataset is None:
                 self.dataset = load_dataset(self.config.dataset, self.data_dir, self.device)
