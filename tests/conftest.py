@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,13 @@ def assert_plain_data(obj, path="snapshot"):
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             assert_plain_data(v, f"{path}[{i}]")
+
+
+def wait_for(predicate, timeout=60.0):
+    """Poll until predicate() holds; False on time-out (a generous bound, not a speed target)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -231,3 +231,13 @@ def test_divergence_is_reported_not_raised(digits):
     assert math.isfinite(exp.snapshot()["twins"]["bn"]["final"]["test_loss"])
     # The diverged twin's history stops at its divergence step.
     assert exp.snapshot()["twins"]["plain"]["train"]["step"][-1] == plain.diverged_at_step
+
+
+def test_a_collapse_of_all_relus_is_stated_and_training_goes_on(digits):
+    cfg = small(steps=120, hidden=(64, 64, 64), optimizer="sgd", lr=2.0)  # the high-lr preset's settings
+    exp = run_to_end(Experiment(cfg, digits, "cpu"))
+    plain, bn = exp.snapshot()["twins"]["plain"], exp.snapshot()["twins"]["bn"]
+    assert plain["collapsed_at_step"] is not None and "every ReLU in hidden" in plain["collapse_reason"]
+    assert plain["status"] == "finished" and exp.step == 120  # stated, not enforced
+    assert bn["collapsed_at_step"] is None and bn["final"]["test_acc"] > 0.8
+    assert plain["final"]["test_acc"] < 0.3

@@ -12,18 +12,9 @@ from bn_demo.config import RunConfig
 from bn_demo.data import Dataset
 from bn_demo.engine import Experiment, StopRequested
 from bn_demo.runner import Runner, SlotPool
-from conftest import REPO, assert_plain_data
+from conftest import REPO, assert_plain_data, wait_for
 
 LONG = dict(dataset="digits", hidden=(16, 16), epochs=200, probe_every=20)
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_stop_is_honoured_quickly_and_keeps_the_history(digits):
