@@ -52,6 +52,9 @@ class Twin:
         self.status = "running"  # running / finished / stopped / diverged
         self.diverged_at_step: int | None = None
         self.reason = ""
+        # A collapse is stated, not enforced: the twin keeps training (it may recover, usually not).
+        self.collapsed_at_step: int | None = None
+        self.collapse_reason = ""
         self.start_loss: float | None = None
         self.recent = collections.deque(maxlen=RECENT_WINDOW)
         self.train = BoundedSeries(DEFAULT_CAP)  # (step, loss, acc)
@@ -199,8 +202,13 @@ class Experiment:
                         self.edges[(i, kind)] = probes.choose_edges(kind, self.config.activation, values)
         for twin in active:
             record = self._probe_record(twin, records[twin.name])
+            dead = [self.layer_names[i] for i, layer in enumerate(record["layers"]) if layer["inactive_share"] >= 1.0]
             with self.lock:
                 twin.probes.add(record)
+                if dead and self.config.activation == "relu" and twin.collapsed_at_step is None:
+                    twin.collapsed_at_step = self.step
+                    twin.collapse_reason = (f"every ReLU in {', '.join(dead)} outputs 0 on the whole probe batch: "
+                                            "no gradient reaches the layers below")
                 self.version += 1
 
     def _probe_record(self, twin: Twin, rec: list) -> dict:
@@ -297,6 +305,7 @@ class Experiment:
             raw = {
                 name: dict(
                     status=t.status, diverged_at_step=t.diverged_at_step, reason=t.reason,
+                    collapsed_at_step=t.collapsed_at_step, collapse_reason=t.collapse_reason,
                     train=t.train.items(), evals=t.evals.items(), probes=t.probes.items(), ics=t.ics.items(),
                     recent=list(t.recent), gallery=t.gallery,
                 )
@@ -338,6 +347,8 @@ def _twin_view(name: str, raw: dict, exp: Experiment) -> dict:
         "status": raw["status"],
         "diverged_at_step": raw["diverged_at_step"],
         "reason": raw["reason"],
+        "collapsed_at_step": raw["collapsed_at_step"],
+        "collapse_reason": raw["collapse_reason"],
         "train": _columns(raw["train"], ("step", "loss", "acc")),
         "eval": _columns(raw["evals"], ("step", "epoch", "loss", "acc", "acc_batch_stats")),
         "probes": _probe_columns(raw["probes"], exp),
