@@ -2,6 +2,7 @@
 
     python -m bn_demo train --preset tutorial --dataset digits --out run.json
     python -m bn_demo presets
+    python -m bn_demo reproduce fig1 --steps 2000 --dataset digits --out /tmp/fig1
 """
 
 from __future__ import annotations
@@ -97,9 +98,14 @@ def main(argv=None) -> int:
     train.add_argument("--csv", help="write per-step metrics as CSV")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
+    from . import reproduce
+
+    reproduce.add_arguments(sub.add_parser("reproduce", help="reproduce a paper figure (fig1, santurkar)"))
     args = parser.parse_args(argv)
     if args.command == "presets":
         return cmd_presets()
+    if args.command == "reproduce":
+        return reproduce.run_cli(args)
     try:
         config = config_from_args(args)
     except ConfigError as exc:

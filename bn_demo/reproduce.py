@@ -1,0 +1,524 @@
+"""Reproductions, measured by the app's own engine on lockstep twins.
+
+    python -m bn_demo reproduce fig1        # Ioffe & Szegedy 2015, Fig. 1 (a, b, c)
+    python -m bn_demo reproduce santurkar   # Santurkar et al. 2018: ICS per layer, landscape along g
+
+Training is the Experiment the app runs. Everything measured here is a pure function of the models
+and batches it is handed (MLP.run with parameter overrides, torch.autograd.grad on copies), so a
+measurement never moves the weights, their .grad, the optimizer state, the BN running statistics or
+the batch stream: the twins train exactly as they would unobserved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import PRESETS, RunConfig
+from .data import Dataset, load_dataset
+from .engine import Experiment
+
+PAPER_STEPS = 50_000  # §4.1
+ACCURACY_AT = (1_000, 5_000, 10_000, 50_000)
+SETTLE_STEPS = 1_000  # drift is measured after this: the first steps move every net a lot
+# Fractions of the run; 0 = the initial weights. 2% and 10% catch the nets while they still learn: on
+# MNIST's 8,000 training images both have nearly zero training loss long before 25%.
+LANDSCAPE_AT = (0.0, 0.02, 0.1, 0.25, 0.5, 1.0)
+# Step sizes along −g, as multiples of the training learning rate: from well inside one SGD step to
+# far beyond it, where a gradient that predicts the landscape badly shows.
+ETA_MULTIPLES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+LANDSCAPE_GROUPS = 8  # mini-batches (each with its own BN statistics) averaged per landscape point
+LANDSCAPE_SEED_OFFSET = 104_729  # own generator, like the probe batch: costs the batch stream nothing
+TWIN_TITLES = {"bn": "with BN", "plain": "without BN"}
+COLORS = {"bn": "#1f77b4", "plain": "#d62728"}
+FIGURES = ("fig1", "santurkar", "all")  # all: one training run, both figures
+SIGNED = ("median_shift", "relative_median_shift", "spread_change")
+
+
+def paper_config(steps: int = PAPER_STEPS, dataset: str = "mnist", **overrides) -> RunConfig:
+    """The `ioffe2015` preset with a step count (and any other override)."""
+    return PRESETS["ioffe2015"].config(dataset=dataset, steps=steps, epochs=0, **overrides).validate()
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, eval_points: int = 250,
+              ics_points: int = 50, landscape_at=(), accuracy_at=ACCURACY_AT, progress=None) -> dict:
+    """Train the lockstep twins on the CPU; return the engine's snapshot plus landscape records.
+
+    `landscape_at` lists steps (0 = before the first update) at which `landscape` runs on both
+    twins; `accuracy_at` steps always get a held-out evaluation, whatever the cadence."""
+    steps = config.steps
+    config = config.replace(probe_every=max(1, steps // probe_points), eval_every=max(1, steps // eval_points),
+                            ics_every=max(1, steps // max(1, ics_points)), device="cpu").validate()
+    exp = Experiment(config, dataset, "cpu")
+    batch = landscape_batch(dataset, config)
+    etas = landscape_etas(config)
+    marks = set(landscape_at)
+    surfaces = {name: [] for name in exp.twins}
+
+    def measure_landscape():
+        for name, twin in exp.twins.items():
+            if twin.status != "diverged":  # "finished" at the last step still counts
+                surfaces[name].append({"step": exp.step, **landscape(twin.model, *batch, etas)})
+
+    started = time.perf_counter()
+    exp.begin()
+    if 0 in marks:
+        measure_landscape()
+    report_every = max(1, steps // 10)
+    while not exp.done:
+        exp.train_step()
+        if exp.step in accuracy_at and any(t.evals.latest[0] != exp.step for t in exp.twins.values() if t.active):
+            exp.evaluate()
+        if exp.step in marks:
+            measure_landscape()
+        if progress and exp.step % report_every == 0:
+            progress(exp.step, steps, time.perf_counter() - started)
+    return {"config": config.to_dict(), "dataset": dataset.describe(), "snapshot": exp.snapshot(),
+            "landscape": surfaces, "etas": list(etas), "seconds": time.perf_counter() - started}
+
+
+def landscape_steps(steps: int, fractions=LANDSCAPE_AT) -> list[int]:
+    return sorted({int(round(f * steps)) for f in fractions})
+
+
+def landscape_batch(dataset: Dataset, config: RunConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed (groups, batch, features) set of training examples: every landscape point sees the
+    same data, each group normalised with its own statistics as a training mini-batch would be."""
+    n = min(LANDSCAPE_GROUPS, max(1, dataset.train_x.shape[0] // config.batch_size))
+    generator = torch.Generator().manual_seed(config.seed + LANDSCAPE_SEED_OFFSET)
+    idx = torch.randperm(dataset.train_x.shape[0], generator=generator)[: n * config.batch_size]
+    x = dataset.train_x[idx].reshape(n, config.batch_size, -1)
+    return x, dataset.train_y[idx].reshape(n, config.batch_size)
+
+
+def landscape_etas(config: RunConfig) -> list[float]:
+    return [config.lr * m for m in ETA_MULTIPLES]
+
+
+# -- pure measures ---------------------------------------------------------------------------------
+
+
+def _loss_and_grad(model, params: dict, x, y) -> tuple[float, dict]:
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    with torch.enable_grad():
+        logits = model.run(x, bn_mode="batch", params=leaves)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        grads = torch.autograd.grad(loss, list(leaves.values()))
+    return float(loss.detach()), {k: g.detach() for k, g in zip(leaves, grads)}
+
+
+def _norm(tensors) -> float:
+    return math.sqrt(sum(float(t.pow(2).sum()) for t in tensors))
+
+
+def landscape(model, x, y, etas) -> dict:
+    """Santurkar et al. §3.1 along the gradient g = ∇L(w), over all parameters (γ, β included):
+    L(w − ηg) and the gradient predictiveness ‖∇L(w) − ∇L(w − ηg)‖ for each η, and the effective
+    β-smoothness max_η ‖∇L(w) − ∇L(w − ηg)‖ / ‖ηg‖. Pure: parameters are overridden, never set;
+    BN uses batch statistics (per group of x) and its running buffers are not touched."""
+    w = {k: p.detach() for k, p in model.named_parameters()}
+    loss0, g = _loss_and_grad(model, w, x, y)
+    g_norm = _norm(g.values())
+    losses, changes = [], []
+    for eta in etas:
+        loss, g_eta = _loss_and_grad(model, {k: w[k] - eta * g[k] for k in w}, x, y)
+        losses.append(loss)
+        changes.append(_norm(g_eta[k] - g[k] for k in w))
+    finite = [v for v in [loss0, *losses] if math.isfinite(v)]
+    return {
+        "eta": [float(e) for e in etas],
+        "loss0": loss0,
+        "loss": losses,
+        "grad_norm": g_norm,
+        "grad_change": changes,
+        "loss_variation": (max(finite) - min(finite)) if finite else math.nan,
+        "beta_smoothness": max((c / (e * g_norm) for c, e in zip(changes, etas)), default=math.nan)
+        if g_norm > 0 else math.nan,
+    }
+
+
+def band_drift(steps, band, settle: int = SETTLE_STEPS) -> dict:
+    """How far a {15, 50, 85} percentile band moves after `settle` steps, in absolute terms and
+    relative to its own 15–85 spread at that step (so nets of different scale compare).
+
+    band: (probes, 3) or (probes, units, 3). Returns per-unit arrays when units are given.
+    median_travel: total path of the median, Σ|Δp50|; median_shift: net p50(end) − p50(start);
+    spread_change: spread(end) / spread(start) − 1."""
+    steps, band = np.asarray(steps), np.asarray(band, dtype=np.float64)
+    start = int(np.searchsorted(steps, min(settle, steps[-1])))
+    band = band[start:]
+    median, spread = band[..., 1], band[..., 2] - band[..., 0]
+    spread0 = spread[0]
+    travel = np.abs(np.diff(median, axis=0)).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "from_step": int(steps[start]),
+            "to_step": int(steps[-1]),
+            "median_start": median[0],
+            "median_end": median[-1],
+            "spread_start": spread0,
+            "spread_end": spread[-1],
+            "median_travel": travel,
+            "median_shift": median[-1] - median[0],
+            "relative_median_travel": travel / spread0,
+            "relative_median_shift": (median[-1] - median[0]) / spread0,
+            "spread_change": spread[-1] / spread0 - 1.0,
+        }
+
+
+def typical_unit(steps, unit_band, settle: int = SETTLE_STEPS) -> int:
+    """The unit whose relative median travel is the median over all units: 'one typical unit'."""
+    travel = band_drift(steps, unit_band, settle)["relative_median_travel"]
+    order = np.argsort(np.nan_to_num(travel, nan=np.inf), kind="stable")
+    return int(order[len(order) // 2])
+
+
+def fig1_measures(result: dict, settle: int = SETTLE_STEPS, accuracy_at=ACCURACY_AT) -> dict:
+    """Plain-data numbers and series behind Fig. 1: accuracy curves, the typical unit's band for each
+    twin, and drift of that unit and the median drift over all units of the last hidden layer."""
+    twins = result["snapshot"]["twins"]
+    settle = min(settle, max(1, result["snapshot"]["step"] // 10))
+    probes = {n: t["probes"] for n, t in twins.items()}
+    ref = "plain" if "plain" in probes else next(iter(probes))
+    unit = typical_unit(probes[ref]["step"], probes[ref]["unit_percentiles"], settle)
+    out = {"unit": unit, "settle_step": settle, "twins": {}}
+    for name, t in twins.items():
+        steps, bands = t["probes"]["step"], t["probes"]["unit_percentiles"]
+        all_units = band_drift(steps, bands, settle)
+        one = band_drift(steps, bands[:, unit], settle)
+        evals = t["eval"]
+        acc = {}
+        for s in accuracy_at:
+            hit = np.flatnonzero(evals["step"] == s)
+            if hit.size:
+                acc[s] = float(evals["acc"][hit[-1]])
+        out["twins"][name] = {
+            "status": t["status"],
+            "accuracy_at": acc,
+            "final_accuracy": float(evals["acc"][-1]) if len(evals["acc"]) else math.nan,
+            "final_step": int(evals["step"][-1]) if len(evals["step"]) else 0,
+            "unit_drift": {k: _plain(v) for k, v in one.items()},
+            # signed quantities would cancel across units: their medians are of magnitudes
+            "median_over_units": {k: float(np.nanmedian(np.abs(v) if k in SIGNED else v)) if np.ndim(v)
+                                  else _plain(v) for k, v in all_units.items()},
+            "series": {"eval_step": evals["step"], "acc": evals["acc"],
+                       "probe_step": steps, "band": bands[:, unit]},
+        }
+    return out
+
+
+def santurkar_measures(result: dict) -> dict:
+    """Plain data for Santurkar et al.: ICS per layer over training (as the engine records it) and
+    the landscape records, with per-layer medians as summary numbers."""
+    snap = result["snapshot"]
+    out = {"layers": snap["ics_layer_names"], "etas": result["etas"], "twins": {}}
+    for name, t in snap["twins"].items():
+        ics = t["ics"]
+        out["twins"][name] = {
+            "ics": {"step": ics["step"], "l2": ics["l2"], "cos": ics["cos"]},
+            "ics_median": {"l2": _nanmedian_cols(ics["l2"]), "cos": _nanmedian_cols(ics["cos"])},
+            "landscape": result["landscape"].get(name, []),
+            "final_accuracy": float(t["eval"]["acc"][-1]) if len(t["eval"]["acc"]) else math.nan,
+        }
+    return out
+
+
+def _nanmedian_cols(a) -> list[float]:
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return []
+    return [float(np.nanmedian(c)) if np.isfinite(c).any() else math.nan for c in a.T]
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# -- figures -----------------------------------------------------------------------------------------
+
+
+def fig1_figure(measures: dict, title: str):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    unit = measures["unit"]
+    twins = measures["twins"]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.07, subplot_titles=(
+        "(a) held-out accuracy",
+        f"(b) without BN: unit {unit + 1}, sigmoid input",
+        f"(c) with BN: unit {unit + 1}, sigmoid input (γx̂+β)"))
+    for name in ("bn", "plain"):
+        if name in twins:
+            s = twins[name]["series"]
+            fig.add_trace(go.Scatter(x=s["eval_step"], y=s["acc"], mode="lines", name=TWIN_TITLES[name],
+                                     line=dict(color=COLORS[name])), row=1, col=1)
+    for col, name in ((2, "plain"), (3, "bn")):
+        if name not in twins:
+            continue
+        s = twins[name]["series"]
+        band, x, color = s["band"], s["probe_step"], COLORS[name]
+        fig.add_trace(go.Scatter(x=x, y=band[:, 2], mode="lines", line=dict(width=0.5, color=color),
+                                 name=f"{TWIN_TITLES[name]}: 85th", showlegend=False), row=1, col=col)
+        fig.add_trace(go.Scatter(x=x, y=band[:, 0], mode="lines", line=dict(width=0.5, color=color),
+                                 fill="tonexty", fillcolor=_rgba(color, 0.2),
+                                 name=f"{TWIN_TITLES[name]}: 15th", showlegend=False), row=1, col=col)
+        fig.add_trace(go.Scatter(x=x, y=band[:, 1], mode="lines", line=dict(width=2, color=color),
+                                 name=f"{TWIN_TITLES[name]}: median (15–85th shaded)"), row=1, col=col)
+    lows = [twins[n]["series"]["band"][:, 0].min() for n in twins]
+    highs = [twins[n]["series"]["band"][:, 2].max() for n in twins]
+    pad = 0.05 * (max(highs) - min(lows) or 1.0)
+    for col in (2, 3):  # one y range for (b) and (c): the bands compare at a glance
+        fig.update_yaxes(range=[min(lows) - pad, max(highs) + pad], row=1, col=col)
+    finals = [twins[n]["final_accuracy"] for n in twins]
+    if min(finals) >= 0.8:  # the paper's axis (0.7–1): the race between two good nets, not the first steps
+        fig.update_yaxes(range=[0.7, 1.0], row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    for col in (1, 2, 3):
+        fig.update_xaxes(title_text="training step", row=1, col=col)
+    fig.update_layout(title=title, width=1500, height=480, template="plotly_white",
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def santurkar_figure(measures: dict, title: str):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.08, subplot_titles=(
+        "(a) ICS: ‖G − G′‖₂ per layer", "(b) ICS: cos(G, G′) per layer",
+        "(c) loss along −g, relative: L(w − ηg) / L(w)", "(d) gradient predictiveness ‖∇L(w) − ∇L(w − ηg)‖"))
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+    for name, t in measures["twins"].items():
+        color = COLORS[name]
+        for i, layer in enumerate(measures["layers"]):
+            dash = dashes[i % len(dashes)]
+            for col, key in ((1, "l2"), (2, "cos")):
+                values = np.asarray(t["ics"][key])
+                if values.size:
+                    fig.add_trace(go.Scatter(x=t["ics"]["step"], y=values[:, i], mode="lines",
+                                             line=dict(color=color, dash=dash, width=1.5),
+                                             name=f"{TWIN_TITLES[name]}, {layer}", legendgroup=f"ics-{name}-{i}",
+                                             showlegend=col == 1), row=1, col=col)
+        points = t["landscape"]
+        for k, rec in enumerate(points):
+            opacity = 0.35 + 0.65 * (k + 1) / len(points)
+            label = f"{TWIN_TITLES[name]}, step {rec['step']:,}"
+            # relative: late in training L(w) is ~1e-3, and a difference would hide every later curve
+            fig.add_trace(go.Scatter(x=rec["eta"], y=np.asarray(rec["loss"]) / rec["loss0"], mode="lines+markers",
+                                     line=dict(color=color), opacity=opacity, name=label,
+                                     legendgroup=f"ls-{name}-{k}"), row=2, col=1)
+            fig.add_trace(go.Scatter(x=rec["eta"], y=rec["grad_change"], mode="lines+markers",
+                                     line=dict(color=color), opacity=opacity, name=label,
+                                     legendgroup=f"ls-{name}-{k}", showlegend=False), row=2, col=2)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], row=1, col=2)
+    fig.update_yaxes(type="log", row=2, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="training step", row=1, col=col)
+        fig.update_xaxes(title_text="η (step size along −g)", type="log", row=2, col=col)
+    fig.update_layout(title=title, width=1400, height=950, template="plotly_white")
+    return fig
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def write_figure(fig, out_dir: Path, stem: str, png: bool = True) -> list[Path]:
+    """HTML always (plotly.js from its CDN: a 100 KB file instead of 5 MB, interactive in any browser
+    that is online); PNG through kaleido, which drives a system Chromium (never downloads one). A
+    failed PNG is reported, not fatal."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / f"{stem}.html"
+    fig.write_html(html, include_plotlyjs="cdn", full_html=True)
+    written = [html]
+    if png:
+        if "BROWSERS_PATH" not in os.environ and Path("/usr/bin/chromium").exists():
+            os.environ["BROWSERS_PATH"] = "/usr/bin/chromium"
+        try:
+            fig.write_image(out_dir / f"{stem}.png", scale=1)
+            written.append(out_dir / f"{stem}.png")
+        except Exception as exc:  # no kaleido or no Chromium: the HTML still stands
+            print(f"warning: PNG export failed ({type(exc).__name__}: {exc}); wrote the HTML only", file=sys.stderr)
+    return written
+
+
+# -- tables --------------------------------------------------------------------------------------------
+
+
+def _pct(v) -> str:
+    return "—" if v is None or not math.isfinite(v) else f"{100 * v:.2f}%"
+
+
+def _num(v, digits: int = 3) -> str:
+    return "—" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+def run_header(result: dict) -> list[str]:
+    c, d = result["config"], result["dataset"]
+    lines = [
+        f"- data: train = {d['train_split']}, held-out = {d['test_split']}",
+        *([f"- note: {d['note']}"] if d.get("note") else []),
+        f"- setup: {'-'.join(map(str, [int(np.prod(d['image_shape'])), *c['hidden'], len(d['classes'])]))} "
+        f"{c['activation']}, BN {c['bn_placement']} every hidden nonlinearity; init {c['init']}"
+        + (f" σ={c['init_std']}" if c["init"] == "gaussian" else "")
+        + f"; {c['optimizer']} lr {c['lr']}; batch {c['batch_size']}; {c['steps']:,} steps; seed {c['seed']}",
+        f"- trained in {result['seconds']:.0f} s on the CPU ({torch.get_num_threads()} thread(s))",
+    ]
+    return lines
+
+
+def fig1_table(result: dict, measures: dict) -> str:
+    twins = measures["twins"]
+    names = [n for n in ("bn", "plain") if n in twins]
+    lines = ["# Ioffe & Szegedy 2015, Fig. 1 — reproduced", "", *run_header(result), ""]
+    lines += ["| held-out accuracy (eval mode) | " + " | ".join(TWIN_TITLES[n] for n in names) + " |",
+              "|---|" + "---:|" * len(names)]
+    steps = sorted({s for n in names for s in twins[n]["accuracy_at"]})
+    for s in steps:
+        lines.append(f"| step {s:,} | " + " | ".join(_pct(twins[n]["accuracy_at"].get(s)) for n in names) + " |")
+    lines.append(f"| final (step {twins[names[0]]['final_step']:,}) | "
+                 + " | ".join(_pct(twins[n]["final_accuracy"]) for n in names) + " |")
+    lines += ["", f"Drift of the {{15, 50, 85}}th-percentile band of the last hidden layer's sigmoid input, "
+              f"from step {measures['settle_step']:,} to the end (probe batch of the training split; "
+              f"relative = divided by the 15–85 spread at step {measures['settle_step']:,}). "
+              f"Typical unit = #{measures['unit'] + 1}, the unit of median drift in the plain net.", "",
+              "| twin | what | median start → end | median travel (abs / rel) | net median shift (rel) "
+              "| 15–85 spread start → end | spread change |",
+              "|---|---|---|---|---|---|---|"]
+    for n in names:
+        for label, d in (("typical unit", twins[n]["unit_drift"]), ("median over units", twins[n]["median_over_units"])):
+            lines.append(
+                f"| {TWIN_TITLES[n]} | {label} | {_num(d['median_start'])} → {_num(d['median_end'])} "
+                f"| {_num(d['median_travel'])} / {_num(d['relative_median_travel'])} "
+                f"| {_num(d['relative_median_shift'])} "
+                f"| {_num(d['spread_start'])} → {_num(d['spread_end'])} | {100 * d['spread_change']:+.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def santurkar_table(result: dict, measures: dict) -> str:
+    twins = measures["twins"]
+    names = [n for n in ("bn", "plain") if n in twins]
+    lines = ["# Santurkar et al. 2018 — ICS and landscape, measured", "", *run_header(result), ""]
+    ics_steps = next(iter(twins.values()))["ics"]["step"]
+    lines += [f"Internal covariate shift (Def. 2.1), median over {len(ics_steps)} measurements"
+              + (f" (steps {ics_steps[0]:,}–{ics_steps[-1]:,})" if len(ics_steps) else "")
+              + "; G, G′ on the training batch of that step:", "",
+              "| layer | " + " | ".join(f"‖G−G′‖ {TWIN_TITLES[n]} | cos {TWIN_TITLES[n]}" for n in names) + " |",
+              "|---|" + "---:|---:|" * len(names)]
+    for i, layer in enumerate(measures["layers"]):
+        cells = []
+        for n in names:
+            m = twins[n]["ics_median"]
+            cells += [_num(m["l2"][i] if m["l2"] else math.nan), _num(m["cos"][i] if m["cos"] else math.nan)]
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    lines += ["", f"Landscape along −g (all parameters, {LANDSCAPE_GROUPS} fixed training mini-batches, BN batch "
+              f"statistics per mini-batch), η = lr × {{{', '.join(f'{m:g}' for m in ETA_MULTIPLES)}}}:", "",
+              "| twin | step | loss L(w) | ‖g‖ | loss variation (max−min over η) "
+              "| ‖∇L(w)−∇L(w−ηg)‖ at η = lr | max over η | effective β-smoothness |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    at_lr = ETA_MULTIPLES.index(1.0)
+    for n in names:
+        for rec in twins[n]["landscape"]:
+            lines.append(f"| {TWIN_TITLES[n]} | {rec['step']:,} | {_num(rec['loss0'])} | {_num(rec['grad_norm'])} "
+                         f"| {_num(rec['loss_variation'])} | {_num(rec['grad_change'][at_lr])} "
+                         f"| {_num(max(rec['grad_change']))} | {_num(rec['beta_smoothness'])} |")
+    lines.append("")
+    lines.append("| twin | final held-out accuracy |")
+    lines.append("|---|---:|")
+    for n in names:
+        lines.append(f"| {TWIN_TITLES[n]} | {_pct(twins[n]['final_accuracy'])} |")
+    return "\n".join(lines) + "\n"
+
+
+# -- command line ---------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("figure", choices=FIGURES,
+                        help="fig1: Ioffe & Szegedy Fig. 1; santurkar: ICS + landscape; all: both from one run")
+    parser.add_argument("--steps", type=int, default=PAPER_STEPS, help=f"training steps (paper: {PAPER_STEPS:,})")
+    parser.add_argument("--dataset", default="mnist", help="mnist (paper), fashion-mnist or digits (offline)")
+    parser.add_argument("--data-dir", help="where datasets are read (else $BN_DEMO_DATA_DIR, else ./data)")
+    parser.add_argument("--no-download", action="store_true", help="never try to download the dataset")
+    parser.add_argument("--seed", type=int, help="seed (default: the preset's)")
+    parser.add_argument("--out", default="assets", help="folder for the HTML, PNG, JSON and Markdown table")
+    parser.add_argument("--no-png", action="store_true", help="skip the PNG (it needs kaleido + Chromium)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; 1 is fastest for these small twins on a shared machine")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_cli(args) -> int:
+    torch.set_num_threads(max(1, args.threads))
+    overrides = {"seed": args.seed} if args.seed is not None else {}
+    config = paper_config(steps=args.steps, dataset=args.dataset, **overrides)
+    dataset = load_dataset(config.dataset, args.data_dir, download=not args.no_download)
+    return reproduce(args.figure, config, dataset, Path(args.out), png=not args.no_png, quiet=args.quiet)
+
+
+def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *, png: bool = True,
+              quiet: bool = False) -> int:
+    """Train once, measure, and write <out>/<name>.{html,png,json,md} for each figure; print the tables."""
+    def progress(step, total, seconds):
+        print(f"  step {step:,}/{total:,}  {seconds:.0f}s", file=sys.stderr, flush=True)
+
+    names = ("fig1", "santurkar") if figure == "all" else (figure,)
+    santurkar = "santurkar" in names
+    result = run_twins(config, dataset, landscape_at=landscape_steps(config.steps) if santurkar else (),
+                       ics_points=100 if santurkar else 50, progress=None if quiet else progress)
+    subtitle = f"{dataset.title}, {config.steps:,} steps"
+    for name in names:
+        if name == "fig1":
+            measures = fig1_measures(result)
+            table = fig1_table(result, measures)
+            fig = fig1_figure(measures, f"Ioffe & Szegedy 2015, Fig. 1 — {subtitle} (BatchNorm Lab twins)")
+        else:
+            measures = santurkar_measures(result)
+            table = santurkar_table(result, measures)
+            fig = santurkar_figure(measures, f"Santurkar et al. 2018: ICS and landscape — {subtitle}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        document = {"config": result["config"], "dataset": result["dataset"], "seconds": result["seconds"],
+                    "measures": measures}
+        (out_dir / f"{name}.json").write_text(json.dumps(to_json(document), indent=1, allow_nan=False))
+        (out_dir / f"{name}.md").write_text(table)
+        written = write_figure(fig, out_dir, name, png=png)
+        print(table)
+        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / f"{name}.json", out_dir / f"{name}.md"]))
+    return 0
+
+
+def to_json(obj):
+    """Plain JSON data: arrays become lists, NaN/inf become null (strict JSON has neither)."""
+    if isinstance(obj, dict):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bn_demo reproduce", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run_cli(parser.parse_args(argv))

@@ -1,0 +1,201 @@
+"""Reproductions: Fig. 1's drift contrast, Santurkar's ICS and landscape measures, the commands' files.
+
+The short run trains on the offline digits with the preset's optimizer (plain SGD) at lr 0.5 and init
+σ 0.3. Digits have 64 inputs instead of 784, so σ 0.3 gives the first layer about the pre-activation
+scale that σ 0.1 gives on MNIST; at the preset's σ 0.1 and lr 0.1 the plain twin does not learn in a
+few hundred steps, and a stalled net's band proves nothing. Here both twins learn.
+"""
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bn_demo import reproduce as R
+from bn_demo.cli import main as cli_main
+from bn_demo.config import PRESETS, RunConfig
+from bn_demo.engine import Experiment
+
+STEPS = 300
+SHORT = dict(lr=0.5, init_std=0.3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As the reproduce command does: on two shared cores, two torch threads spin against each other
+    and these small twins train about 20× slower than on one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def short_run(digits, one_thread):
+    config = R.paper_config(steps=STEPS, dataset="digits", **SHORT)
+    return R.run_twins(config, digits, probe_points=30, eval_points=10, ics_points=10,
+                       landscape_at=R.landscape_steps(STEPS))
+
+
+def test_preset_is_the_papers_setup():
+    p = PRESETS["ioffe2015"].config()
+    assert (p.hidden, p.activation, p.bn_placement, p.init, p.batch_size, p.steps) == (
+        (100, 100, 100), "sigmoid", "before", "gaussian", 60, 50_000)
+    assert (p.optimizer, p.lr, p.init_std) == ("sgd", 0.1, 0.1)
+    config = R.paper_config(steps=500, dataset="digits")
+    assert (config.steps, config.epochs, config.optimizer) == (500, 0, "sgd")
+
+
+def test_plain_band_drifts_more_than_bn(short_run):
+    m = R.fig1_measures(short_run)
+    bn, plain = m["twins"]["bn"], m["twins"]["plain"]
+    # Both nets learned, so the contrast is between two working nets, not a stalled one.
+    assert bn["final_accuracy"] > 0.85 and plain["final_accuracy"] > 0.85
+    assert m["settle_step"] == STEPS // 10
+    for key in ("unit_drift", "median_over_units"):
+        b, p = bn[key], plain[key]
+        assert p["relative_median_travel"] > 5 * b["relative_median_travel"], key
+        assert abs(p["spread_change"]) > 3 * abs(b["spread_change"]), key
+    # BN's band is γx̂+β: it starts near the standard normal's 15–85 spread (≈ 2.07) and stays there.
+    assert 1.5 < bn["median_over_units"]["spread_start"] < 2.7
+    assert 1.5 < bn["median_over_units"]["spread_end"] < 3.5
+    band = plain["series"]["band"]
+    assert band.shape == (len(plain["series"]["probe_step"]), 3)
+    assert np.all(band[:, 0] <= band[:, 1]) and np.all(band[:, 1] <= band[:, 2])
+
+
+def test_santurkar_measures_are_finite_and_of_the_right_form(short_run):
+    m = R.santurkar_measures(short_run)
+    assert m["layers"] == ["hidden 2", "hidden 3", "output"]
+    marks = R.landscape_steps(STEPS)
+    assert marks == [0, 6, 30, 75, 150, 300]
+    for twin in m["twins"].values():
+        l2, cos = np.asarray(twin["ics"]["l2"]), np.asarray(twin["ics"]["cos"])
+        assert l2.shape == cos.shape == (10, 3)
+        assert np.all(np.isfinite(l2)) and np.all(l2 >= 0)
+        assert np.all(np.isfinite(cos)) and np.all(np.abs(cos) <= 1 + 1e-6)
+        assert [rec["step"] for rec in twin["landscape"]] == marks
+        for rec in twin["landscape"]:
+            assert rec["eta"] == pytest.approx([0.5 * k for k in R.ETA_MULTIPLES])
+            assert all(math.isfinite(v) for v in [rec["loss0"], *rec["loss"]])
+            assert all(math.isfinite(v) and v >= 0 for v in rec["grad_change"])
+            assert rec["grad_norm"] > 0 and rec["beta_smoothness"] >= 0 and rec["loss_variation"] >= 0
+    # The untrained twins share their Linear weights but not their landscape: BN reparametrises it.
+    first = {n: t["landscape"][0] for n, t in m["twins"].items()}
+    assert first["bn"]["grad_norm"] != pytest.approx(first["plain"]["grad_norm"], rel=0.01)
+
+
+def test_engine_ics_matches_the_definition():
+    """Def. 2.1 recomputed independently: deep copies of the nets before and after one step, a hybrid
+    with layers < i updated, ordinary nn.Module forward/backward on the same batch."""
+    config = RunConfig(dataset="digits", hidden=(16, 16, 16), activation="sigmoid", optimizer="momentum",
+                       lr=0.3, batch_size=32, steps=3, epochs=0, ics_every=1, probe_every=1, eval_every=3)
+    from bn_demo.data import load_digits
+
+    exp = Experiment(config, load_digits(), "cpu")
+    exp.begin()
+    for _ in range(2):  # momentum state is nonzero from the second step on
+        exp.train_step()
+    batches = []
+    draw = exp.next_batch
+    exp.next_batch = lambda: batches.append(draw()) or batches[-1]
+    before = {n: copy.deepcopy(t.model) for n, t in exp.twins.items()}
+    exp.train_step()
+    x, y = batches[0]
+    for name, twin in exp.twins.items():
+        step, l2, cos = twin.ics.latest
+        assert step == 3
+        after = dict(twin.model.named_parameters())
+        for i in range(1, len(config.hidden) + 1):
+            grads = []
+            for hybrid_of in ("G", "G'"):
+                net = copy.deepcopy(before[name])
+                if hybrid_of == "G'":
+                    with torch.no_grad():
+                        for pname, p in net.named_parameters():
+                            if int(pname.split(".")[1]) < i:
+                                p.copy_(after[pname])
+                net.train()
+                F.cross_entropy(net(x), y).backward()
+                grads.append(net.linears[i].weight.grad)
+            g, g_prime = grads
+            assert l2[i - 1] == pytest.approx(float((g - g_prime).norm()), rel=1e-4, abs=1e-7), (name, i)
+            expected_cos = float(F.cosine_similarity(g.reshape(1, -1), g_prime.reshape(1, -1)))
+            assert cos[i - 1] == pytest.approx(expected_cos, abs=1e-5), (name, i)
+        assert max(l2) > 0  # the step changed something: the test compares real differences
+
+
+def test_landscape_is_pure_and_first_order_correct(digits):
+    config = R.paper_config(steps=10, dataset="digits")
+    model = Experiment(config, digits, "cpu").twins["bn"].model
+    x, y = R.landscape_batch(digits, config)
+    assert x.shape == (R.LANDSCAPE_GROUPS, 60, 64)
+    state = copy.deepcopy(model.state_dict())  # weights and BN running statistics
+    rec = R.landscape(model, x, y, [1e-4, 1e-3, 0.1])
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    assert all(p.grad is None for p in model.parameters())
+    # L(w − ηg) ≈ L(w) − η‖g‖² for small η: the gradient is the gradient of the loss that is measured.
+    predicted = rec["loss0"] - 1e-3 * rec["grad_norm"] ** 2
+    assert rec["loss"][1] == pytest.approx(predicted, abs=0.05 * 1e-3 * rec["grad_norm"] ** 2)
+    assert rec["grad_change"][0] < rec["grad_change"][1] < rec["grad_change"][2]
+
+
+def test_band_drift_on_a_known_band():
+    steps = np.array([0, 10, 20, 30, 40])
+    median = np.array([5.0, 0.0, 1.0, 0.0, 0.5])
+    half = np.array([9.0, 1.0, 1.5, 2.0, 2.0])  # spread = 2·half
+    band = np.stack([median - half, median, median + half], axis=1)
+    d = R.band_drift(steps, band, settle=10)
+    assert (d["from_step"], d["to_step"]) == (10, 40)
+    assert d["median_travel"] == pytest.approx(2.5)  # |1| + |−1| + |0.5|, the step-0 jump excluded
+    assert d["median_shift"] == pytest.approx(0.5)
+    assert d["relative_median_travel"] == pytest.approx(1.25)
+    assert d["spread_change"] == pytest.approx(1.0)
+    per_unit = R.band_drift(steps, np.stack([band, band * 2], axis=1), settle=10)
+    assert per_unit["median_travel"] == pytest.approx([2.5, 5.0])
+    assert R.typical_unit(steps, np.stack([band, band, band * 3], axis=1), settle=10) in (0, 1)
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_reproduce_fig1_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "fig1"
+    assert cli_main(["reproduce", "fig1", "--steps", "20", "--dataset", "digits", "--out", str(out),
+                     "--no-png", "--quiet"]) == 0
+    assert _files(out) == ["fig1.html", "fig1.json", "fig1.md"]
+    doc = json.loads((out / "fig1.json").read_text())
+    assert doc["config"]["steps"] == 20 and doc["dataset"]["name"] == "digits"
+    assert set(doc["measures"]["twins"]) == {"bn", "plain"}
+    assert "plotly" in (out / "fig1.html").read_text().lower()
+    printed = capsys.readouterr().out
+    assert "held-out accuracy" in printed and "digits train" in printed
+
+
+def test_reproduce_all_writes_both_figures(tmp_path):
+    out = tmp_path / "all"
+    assert cli_main(["reproduce", "all", "--steps", "20", "--dataset", "digits", "--out", str(out),
+                     "--no-png", "--quiet"]) == 0
+    assert _files(out) == [f"{name}.{ext}" for name in ("fig1", "santurkar") for ext in ("html", "json", "md")]
+    doc = json.loads((out / "santurkar.json").read_text())
+    assert [r["step"] for r in doc["measures"]["twins"]["bn"]["landscape"]] == [0, 2, 5, 10, 20]
+    assert "‖G−G′‖" in (out / "santurkar.md").read_text()
+
+
+def test_png_export(tmp_path):
+    pytest.importorskip("kaleido")
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("google-chrome")):
+        pytest.skip("no Chromium for kaleido")
+    import plotly.graph_objects as go
+
+    written = R.write_figure(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])), tmp_path, "tiny")
+    assert [p.name for p in written] == ["tiny.html", "tiny.png"]
+    assert (tmp_path / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
