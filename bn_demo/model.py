@@ -115,7 +115,10 @@ def build_twins(config: RunConfig, n_in: int, n_out: int, device) -> dict[str, M
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     params, lr, wd = model.parameters(), config.lr, config.weight_decay
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+        # The fused kernel does the same arithmetic in one call instead of ~10 small ops per tensor:
+        # on these tiny networks that is a quarter of the step time.
+        fused = next(iter(model.parameters())).device.type in ("cpu", "cuda")
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, fused=fused or None)
     momentum = 0.9 if config.optimizer == "momentum" else 0.0
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
 
