@@ -1,0 +1,183 @@
+"""The app's figures: Start → first plotted point, the size of one refresh, and training speed with a
+browser watching vs the headless engine.
+
+    python bench/app_bench.py [--steps 1500] [--repeats 2]
+
+Starts `streamlit run app.py` on a free loopback port, drives /usr/bin/chromium through Playwright,
+and runs the same configuration headless (the engine's Runner, no page) for comparison. Prints a
+Markdown table; bench/results/app.md holds a measured copy with commentary. Not a test: timings on
+a shared machine vary, so it reports what it saw rather than asserting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bn_demo.config import PRESETS  # noqa: E402
+from bn_demo.runner import Runner  # noqa: E402
+from bn_demo.ui import figures  # noqa: E402
+from bn_demo.ui.params import to_params  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+WARM_UP_SECONDS = 8  # the server imports scikit-learn and torch's optimizer machinery on the first page load
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+def headless_rate(config) -> float:
+    runner = Runner(config).start()
+    runner.join()
+    p = runner.progress()
+    return runner.experiment.step * config.batch_size / p["train_seconds"]
+
+
+def browser_run(port: int, config, preset: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    query = "&".join(f"{k}={v}" for k, v in to_params(preset, config).items())
+    frames = {"bytes": 0, "count": 0}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: _count(frames, payload)))
+        page.goto(f"http://127.0.0.1:{port}/?{query}")
+        page.wait_for_selector("[data-testid='stApp']")
+        page.get_by_role("button", name="Start").wait_for()
+        time.sleep(WARM_UP_SECONDS)
+        frames.update(bytes=0, count=0)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Start").click()
+        page.locator(".st-key-chart_loss .main-svg").first.wait_for(timeout=60_000)
+        first_point = time.perf_counter() - t0
+        t_first = time.perf_counter()
+        page.get_by_text("· finished").first.wait_for(timeout=600_000)
+        training_wall = time.perf_counter() - t_first
+        traffic = dict(frames)
+        page.get_by_role("tab", name="Export & history").click()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Metrics (JSON)").click()
+        result = json.loads(Path(info.value.path()).read_text())
+        exceptions = page.locator("[data-testid='stException']").count()
+        browser.close()
+    return {"first_point_s": first_point, "rate": result["timing"]["samples_per_second"],
+            "training_wall_s": training_wall, "ws_bytes": traffic["bytes"], "ws_frames": traffic["count"],
+            "exceptions": exceptions}
+
+
+def _count(frames: dict, payload) -> None:
+    frames["bytes"] += len(payload)
+    frames["count"] += 1
+
+
+def refresh_sizes(snap: dict) -> dict[str, int]:
+    """Figure JSON per chart tab as the page draws it with default controls (hidden tabs are lazy)."""
+    layer, kind = 0, "bn"
+    tabs = {
+        "Loss & accuracy": [figures.curves_figure(snap, "loss"), figures.curves_figure(snap, "acc")],
+        "Distributions": [figures.bands_figure(snap, layer, kind), figures.heatmap_figure(snap, layer, kind),
+                          figures.histogram_figure(snap, layer, kind, (0.0, 1.0))],
+        "BN paper view": [figures.paper_figure(snap, 0)],
+        "Gradients": [figures.grad_figure(snap), figures.inactive_figure(snap)],
+        "BN internals": [figures.gamma_beta_figure(snap), figures.bn_stats_figure(snap),
+                         figures.bn_accuracy_figure(snap)],
+        "Covariate shift": [figures.ics_figure(snap), figures.drift_figure(snap)],
+        "Predictions": [figures.gallery_figure(snap)],
+    }
+    return {name: sum(len(fig.to_json()) for fig in figs) for name, figs in tabs.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--preset", default="tutorial")
+    args = parser.parse_args()
+    config = PRESETS[args.preset].config(dataset="digits", steps=args.steps).validate()
+    # The biggest refresh: a long run (probe history full) on the deepest preset network.
+    big = PRESETS["deep-sigmoid"].config(dataset="digits", steps=2000).validate()
+
+    headless = [headless_rate(config)]
+    runs = []
+    port = free_port()
+    server = start_server(port)
+    try:
+        for _ in range(args.repeats):
+            runs.append(browser_run(port, config, args.preset))
+            headless.append(headless_rate(config))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    runner = Runner(big).start()
+    runner.join()
+    sizes = refresh_sizes(runner.snapshot())
+    tutorial_runner = Runner(config).start()
+    tutorial_runner.join()
+    tutorial_sizes = refresh_sizes(tutorial_runner.snapshot())
+
+    head = statistics.median(headless)
+    with_browser = statistics.median(r["rate"] for r in runs)
+    first = [r["first_point_s"] for r in runs]
+    per_refresh = [r["ws_bytes"] / max(1.0, r["training_wall_s"]) for r in runs]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; config: preset "
+          f"{args.preset} on digits, {args.steps} steps, batch {config.batch_size}; "
+          f"{args.repeats} browser runs, {len(headless)} headless runs (medians)\n")
+    print("| measure | value | goal |")
+    print("|---|---|---|")
+    print(f"| Start → first plotted point (browser) | {statistics.median(first):.2f} s "
+          f"(runs: {', '.join(f'{f:.2f}' for f in first)}) | ≤ 2 s |")
+    print(f"| figure JSON per refresh, default tab (tutorial run) | {tutorial_sizes['Loss & accuracy'] / 1024:.0f} KB | "
+          "≤ 300 KB |")
+    worst = max(sizes, key=sizes.get)
+    print(f"| figure JSON per refresh, largest tab ({worst}, deep-sigmoid, 2,000 steps) | "
+          f"{sizes[worst] / 1024:.0f} KB | ≤ 300 KB |")
+    print(f"| websocket traffic while training (browser) | {statistics.median(per_refresh) / 1024:.0f} KB/s | — |")
+    print(f"| training samples/s, headless engine | {head:,.0f} | — |")
+    print(f"| training samples/s, browser attached | {with_browser:,.0f} | — |")
+    print(f"| ratio browser / headless | {with_browser / head:.2f}× | ≥ 0.8× |")
+    print(f"| exceptions shown in the page | {sum(r['exceptions'] for r in runs)} | 0 |")
+    print("\nper-tab figure JSON (KB), deep-sigmoid 2,000 steps: "
+          + ", ".join(f"{k} {v / 1024:.0f}" for k, v in sizes.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

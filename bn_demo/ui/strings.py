@@ -1,0 +1,690 @@
+"""Every piece of text the page shows, in English and Korean.
+
+`t(key, lang, **values)` looks a text up and fills its {placeholders}. A key missing in Korean falls
+back to English, so a new string never breaks the page; tests check that both tables have the same
+keys. Facts (presets, allowed values, engine modes) stay in the engine; only their wording is here.
+"""
+
+from __future__ import annotations
+
+LANGS = ("en", "ko")
+LANG_NAMES = {"en": "English", "ko": "한국어"}
+
+EN: dict[str, str] = {
+    # -- page -----------------------------------------------------------------------------------
+    "page_title": "BatchNorm Lab",
+    "tagline": "Watch Batch Normalization work: a network **with** BatchNorm and its **plain twin** train in "
+               "lockstep — same initial weights, same mini-batches, same order — so every difference you "
+               "see is BN's doing.",
+    "tab_lab": "Live lab",
+    "tab_concepts": "Concepts",
+    "language": "Language",
+    # -- sidebar ----------------------------------------------------------------------------------
+    "sidebar_setup": "Experiment",
+    "preset": "Preset",
+    "preset_help": "A preset fills in every setting below for one classic experiment; you can change any of them.",
+    "dataset": "Dataset",
+    "model_mode": "Networks",
+    "model_both": "Compare BN vs plain",
+    "model_bn": "BN only",
+    "model_plain": "Plain only",
+    "section_training": "Training",
+    "lr": "Learning rate (log scale)",
+    "batch_size": "Batch size",
+    "run_length": "Epochs",
+    "steps": "Steps (0 = train by epochs)",
+    "steps_help": "A step count above 0 overrides the epochs (the BN paper counts 50,000 steps).",
+    "optimizer": "Optimizer",
+    "opt_sgd": "SGD",
+    "opt_momentum": "SGD + momentum 0.9",
+    "opt_adam": "Adam",
+    "section_network": "Network",
+    "activation": "Activation",
+    "depth": "Hidden layers (depth)",
+    "width": "Units per layer (width)",
+    "init": "Weight initialisation",
+    "init_default": "PyTorch default (Kaiming uniform)",
+    "init_gaussian": "Gaussian N(0, σ²)",
+    "init_std": "Init σ",
+    "section_bn": "BatchNorm",
+    "bn_placement": "BN placement",
+    "place_before": "Before the nonlinearity (paper)",
+    "place_after": "After the nonlinearity",
+    "bn_momentum": "BN momentum",
+    "bn_momentum_help": "PyTorch convention: running = (1 − m)·running + m·batch. Keras' 0.99 is m = 0.01.",
+    "bn_disabled": "Plain only: no BN layers to configure.",
+    "section_run": "Run",
+    "seed": "Seed",
+    "seed_help": "Same seed, same initial weights and batches: runs are reproducible.",
+    "pace": "Pace",
+    "pace_full": "Full speed",
+    "pace_slow": "Slow motion",
+    "pace_rate": "Steps per second",
+    "pace_help": "Slow motion caps the training speed so a class can watch the distributions move.",
+    "device": "Device",
+    "device_auto": "auto → {found}",
+    "device_found": "Found on this machine: {devices}.",
+    "share_link": "Share these settings",
+    "share_help": "The address bar holds every setting: copy the page's URL to share this experiment.",
+    "settings_apply_next": "Settings changed: they apply to the next run (Stop or Reset, then Start).",
+    # -- data states ----------------------------------------------------------------------------------
+    "data_offline": "Bundled with scikit-learn: works offline.",
+    "data_cached": "On disk in {dir}.",
+    "data_partial": "Only the test split is on disk in {dir}: trains on part of it and holds out the rest.",
+    "data_missing": "Not on disk yet: downloaded into {dir} on Start (needs internet).",
+    "data_unavailable": "Unavailable: {why} Start falls back to the offline 8×8 digits.",
+    "data_downloading": "Loading {name}… (downloading if it is not on disk)",
+    "fallback_notice": "{name} could not be loaded, so this run uses the offline 8×8 digits instead. {why}",
+    # -- buttons & status -----------------------------------------------------------------------------
+    "start": "Start",
+    "pause": "Pause",
+    "resume": "Resume",
+    "stop": "Stop",
+    "reset": "Reset",
+    "reset_help": "Stop the run and clear its charts; your settings stay.",
+    "start_help": "Train with the settings in the sidebar.",
+    "title_intro": "What BN does to one unit's inputs over a mini-batch",
+    "intro_before": "before BN: mean {mean}, std {std}",
+    "intro_after": "after BN (γ = 1, β = 0): mean {mean}, std {std}",
+    "explain_intro": "512 made-up inputs to one unit: skewed, shifted and wide (orange). BN subtracts the "
+                     "mini-batch mean and divides by its standard deviation (blue), then scales by γ and shifts "
+                     "by β, both learned.",
+    "look_intro": "Press **Start**: the lab trains a BN network and its plain twin side by side and shows "
+                  "these distributions, layer by layer, as they evolve.",
+    "no_run": "Choose a preset or settings in the sidebar and press **Start** — the charts come alive "
+              "within a second or two.",
+    "status_queued": "waiting for a free training slot",
+    "status_running": "running",
+    "status_paused": "paused",
+    "status_finished": "finished",
+    "status_stopped": "stopped",
+    "status_diverged": "diverged",
+    "status_failed": "failed",
+    "status_line": "Step {step} / {total} · {rate} samples/s · ETA {eta} · device: {device} · {status}",
+    "status_loading": "Preparing the data and the networks… · device: {device}",
+    "eta_unknown": "—",
+    "diverged": "{net} diverged at step {step}: {reason}",
+    "diverged_goes_on": "The other network goes on training.",
+    "reason_nan": "loss became NaN",
+    "reason_inf": "loss became infinite",
+    "run_failed": "The run failed: {message}",
+    "url_warning": "Some settings in the link were not valid and were replaced by defaults: {fields}",
+    "url_field": "{field} = “{value}” (allowed: {allowed})",
+    "url_unknown": "unknown setting",
+    "config_error": "This combination cannot run: {field} = {value} — allowed: {allowed}",
+    "data_splits": "Training split: **{train}** · held-out split: **{test}**",
+    # -- metrics --------------------------------------------------------------------------------------
+    "metric_acc": "{net}: held-out accuracy",
+    "metric_acc_help": "Eval mode (BN uses running statistics) on the whole held-out split ({split}), at step {step}.",
+    "metric_loss": "{net}: held-out loss",
+    "net_bn": "BN network",
+    "net_plain": "plain network",
+    "twin_bn": "BN",
+    "twin_plain": "plain",
+    # -- chart tabs -----------------------------------------------------------------------------------
+    "tab_curves": "Loss & accuracy",
+    "tab_distributions": "Distributions",
+    "tab_paper": "BN paper view",
+    "tab_gradients": "Gradients",
+    "tab_internals": "BN internals",
+    "tab_ics": "Covariate shift",
+    "tab_predictions": "Predictions",
+    "tab_downloads": "Export & history",
+    "what_shows": "What it shows",
+    "look_for": "What to look for",
+    "waiting_data": "Waiting for the first measurements…",
+    # -- chart axes / legends -------------------------------------------------------------------------
+    "ax_step": "training step",
+    "ax_loss": "cross-entropy loss",
+    "ax_acc": "accuracy",
+    "ax_value": "value",
+    "ax_share": "share of probe values",
+    "ax_grad": "‖∇W‖ (log scale)",
+    "ax_unit_input": "input to the nonlinearity",
+    "ax_inactive": "share",
+    "ax_bin": "bin centre",
+    "ax_l2": "‖G − G′‖",
+    "ax_cos": "cos(G, G′)",
+    "ax_mean": "mean",
+    "ax_std": "standard deviation",
+    "ax_variance": "variance (mean over units)",
+    "ax_gamma_beta": "mean over units (± std)",
+    "series_train": "{net} · training batch (train mode, smoothed)",
+    "series_heldout": "{net} · held-out (eval mode)",
+    "series_batchstats": "{net} · held-out, batch statistics",
+    "series_past": "run #{run} {net} · held-out",
+    "series_step": "{net} · step {step}",
+    "series_layer": "{net} · {layer}",
+    "series_median": "{net} · median",
+    "series_band": "{net} · 15th–85th percentile",
+    "series_running": "{layer} · running (eval mode)",
+    "series_batch": "{layer} · probe batch (train mode)",
+    "bn_stats_key": "solid: running, dotted: probe batch",
+    "ax_share_batch": "share of the mini-batch",
+    "heatmap_colour": "log(1+count)",
+    "no_bn_in_plain": "The plain network has no BN layer.",
+    "title_loss": "Loss",
+    "title_acc": "Accuracy",
+    "title_bands": "{layer} · {kind}: percentile bands over steps",
+    "title_heatmap": "{layer} · {kind}: histogram over steps",
+    "title_hist": "{layer} · {kind}: histograms at chosen steps",
+    "title_paper": "Unit {unit} of {layer}: 15th / 50th / 85th percentile of its input to the nonlinearity",
+    "title_grad": "Gradient norm per layer",
+    "title_inactive": "Inactive units: {meaning}",
+    "title_gamma_beta": "γ and β per BN layer",
+    "title_bn_stats": "Running vs probe-batch statistics",
+    "title_bn_acc": "Held-out accuracy: running vs batch statistics",
+    "title_ics": "Internal covariate shift (Santurkar et al. 2018)",
+    "title_drift": "Distribution drift of each layer's input to the nonlinearity",
+    "title_gallery": "First {n} held-out images · labels predicted at step {step} (eval mode)",
+    "kind_linear": "pre-BN (linear output)",
+    "kind_bn": "post-BN",
+    "kind_act": "post-activation",
+    "kind_linear_plain": "linear output",
+    "gallery_correct": "✓",
+    "gallery_wrong": "✗",
+    "gallery_truth": "true: {label}",
+    "outside_bins": "{share} of values fell outside the fixed bins at the latest step (counted, not re-binned).",
+    # -- chart controls ---------------------------------------------------------------------------------
+    "layer": "Layer",
+    "hidden_layer": "hidden {n}",
+    "output_layer": "output",
+    "quantity": "Quantity",
+    "compare_steps": "Steps to compare (share of the run so far)",
+    "unit": "Unit of the last hidden layer",
+    "overlay_past": "Overlay finished runs",
+    "overlay_none": "No finished runs yet in this session.",
+    # -- chart explanations -----------------------------------------------------------------------------
+    "explain_loss": "Cross-entropy loss at every step. Faint lines: the training mini-batch in train mode "
+                    "(smoothed, before the step's update); markers: the whole held-out split in eval mode.",
+    "look_loss": "The BN network's loss usually drops sooner. A held-out loss rising while the training "
+                 "loss falls is overfitting. A line that stops has diverged.",
+    "explain_acc": "Accuracy on the training mini-batch (train mode) and on the held-out split (eval mode, "
+                   "BN with its running statistics) — the BN paper's Fig. 1(a).",
+    "look_acc": "BN climbs faster and often ends higher; with a high learning rate or a bad initialisation "
+                "the plain network may stall at chance level (10%).",
+    "explain_bands": "TensorBoard-style distribution: the nine band edges are the min, 7th, 16th, 31st, 50th, "
+                     "69th, 84th, 93rd percentile and max of this layer's values on a fixed probe batch of "
+                     "{n} training images, taken in train mode (batch statistics) every {every} steps.",
+    "look_bands": "The plain network's band drifting, widening or collapsing (ReLU: squashed to 0; sigmoid: "
+                  "pinned at 0 or 1) while BN's post-BN band stays centred near 0 with spread near 1.",
+    "explain_heatmap": "The same values as a step × bin picture: each column is one probe step, each row one of "
+                       "the engine's fixed bins (chosen at step 0, identical for both networks and all steps); "
+                       "colour is log(1 + count).",
+    "look_heatmap": "A bright ridge that moves or spreads is a distribution shifting during training. Values "
+                    "outside the fixed bins are counted as outside, never re-binned.",
+    "explain_hist": "The histograms at the two steps you pick, BN and plain on the same axes, as the share of "
+                    "probe values per bin. Choose pre-BN, post-BN or post-activation above.",
+    "look_hist": "Compare an early and a late step: how far did each network's histogram move? Post-BN "
+                 "histograms keep their place; pre-BN and plain ones may not.",
+    "explain_paper": "Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile, over the probe "
+                     "batch, of one unit's input to its nonlinearity in the last hidden layer. In the BN "
+                     "network that input is γx̂ + β.",
+    "look_paper": "Without BN the band's centre and width drift as the layers below change; with BN it is "
+                  "much more stable. The ioffe2015 preset (3×100 sigmoid) reproduces the paper's setting.",
+    "explain_grad": "Norm of each layer's weight gradient from the latest training step (its mini-batch, train "
+                    "mode), on a log scale. Solid: BN network; dashed: plain network.",
+    "look_grad": "Vanishing: lower layers' norms orders of magnitude below the top layer's (try deep-sigmoid). "
+                 "Exploding: norms growing step after step (try bad-init or high-lr).",
+    "explain_inactive": "Share of {meaning}, on the probe batch in train mode.",
+    "look_inactive": "Dead or saturated units pass no gradient. A rising share in the plain network means "
+                     "layers that stopped learning; BN keeps inputs where the nonlinearity has slope.",
+    "explain_gamma_beta": "The scale γ and shift β each BN layer learns, as the mean over its units (band: ± one "
+                          "standard deviation across units). They start at γ = 1, β = 0.",
+    "look_gamma_beta": "γ and β let BN undo the normalisation where that helps: BN restricts nothing the "
+                       "network could otherwise represent.",
+    "explain_bn_stats": "Running statistics (what eval mode uses: an exponential average with momentum m) beside "
+                        "the probe batch's own mean and variance (what train mode uses), averaged over units.",
+    "look_bn_stats": "While the network changes fast the running values lag behind the batch's; a smaller "
+                     "momentum means a longer lag.",
+    "explain_bn_acc": "The BN network's held-out accuracy two ways: eval mode (running statistics, what you would "
+                      "deploy) and normalising each held-out mini-batch by its own statistics ({batch_mode}).",
+    "look_bn_acc": "A gap early in training, when the running statistics still lag; it closes as they catch "
+                   "up. A large late gap hints at a too-small batch or momentum.",
+    "explain_ics": "Santurkar et al. (2018) measure ICS with gradients: for layer i, G is the gradient of its "
+                   "weights at the step's start, G′ the same gradient after the layers below i have taken "
+                   "their update (same batch). ‖G − G′‖ = 0 and cos(G, G′) = 1 mean no shift. Measured every "
+                   "{every} steps on the training batch.",
+    "explain_drift": "How each layer's input to the nonlinearity moves: its mean and standard deviation over the "
+                     "probe batch (train mode).",
+    "ics_honest": "**The honest reading.** BN clearly stabilises the distributions (right). Yet by Santurkar et "
+                  "al.'s gradient-based measure (left), BN does **not** reduce internal covariate shift — it is "
+                  "often as large or larger. Their explanation of why BN helps is different: it makes the loss "
+                  "landscape smoother, so gradients stay predictive and larger learning rates work. Reducing ICS "
+                  "was BN's original motivation, not its established mechanism.",
+    "explain_gallery": "The first {n} images of the held-out split ({split}) with each network's predicted label "
+                       "at the latest evaluation (eval mode). A red ✗ marks a mistake.",
+    "look_gallery": "Early on, the plain network gets many wrong while BN already reads most digits. Mistakes "
+                    "late in training are often genuinely ambiguous images.",
+    "gallery_none": "Predictions appear after the first evaluation.",
+    # -- export & history -------------------------------------------------------------------------------
+    "downloads": "Download this run",
+    "download_json": "Metrics (JSON)",
+    "download_csv": "Metrics (CSV)",
+    "download_hist": "Histograms (JSON)",
+    "download_help": "Includes the full configuration, the dataset splits and library versions.",
+    "history": "Finished runs in this session",
+    "history_empty": "Finished runs appear here; their curves can be overlaid on the current run's.",
+    "history_row": "Run #{run}: {preset} · {dataset} · lr {lr} · batch {batch} · {status}",
+    "col_run": "run",
+    "col_net": "network",
+    "col_settings": "settings",
+    "col_status": "status",
+    "col_steps": "steps",
+    "col_acc": "held-out accuracy (eval mode)",
+    # -- concepts ---------------------------------------------------------------------------------------
+    "concepts_intro": "Four ideas behind the charts. Each chart in the lab links back to one of them.",
+    "concept_grad_title": "Vanishing and exploding gradients",
+    "concept_grad": "Backpropagation multiplies, layer by layer, the derivative of each nonlinearity and each "
+                    "weight matrix. The sigmoid's slope is at most 1/4, so through many sigmoid layers the "
+                    "gradient shrinks roughly geometrically and the lower layers barely learn (vanishing). Weights "
+                    "that are too large make the product grow instead (exploding), and training diverges. Good "
+                    "initialisation keeps each layer's gain near 1; BN does so at every step, whatever the weights.",
+    "concept_ics_title": "Internal covariate shift",
+    "concept_ics": "Ioffe & Szegedy (2015) called the change in a layer's input distribution, caused by updates to "
+                   "the layers below it, *internal covariate shift* — each layer chases a moving target. BN "
+                   "fixes each unit's mean and variance over the mini-batch. Santurkar et al. (2018) later showed "
+                   "that BN networks train well even with noise injected to make distributions unstable, and that "
+                   "a gradient-based measure of ICS is not reduced by BN; BN helps mainly because the loss "
+                   "landscape becomes smoother.",
+    "concept_bn_title": "What BatchNorm computes",
+    "concept_bn": "For each unit, over a mini-batch of n values x₁…x_n (in training):",
+    "concept_bn_after": "ε (1e-5) avoids division by zero. γ and β are learned per unit, so the layer can "
+                        "represent the identity if that is best. Placed before the nonlinearity, the bias of the "
+                        "linear layer is redundant: β takes its role.",
+    "concept_mode_title": "Train mode vs eval mode",
+    "concept_mode": "In train mode BN normalises with the current mini-batch's statistics and updates running "
+                    "averages (PyTorch: running ← (1 − m)·running + m·batch, with the unbiased variance). In "
+                    "eval mode it uses those running averages, so a prediction does not depend on the other "
+                    "images in the batch. A batch of one has no variance: BN cannot train on it. In this lab the "
+                    "held-out numbers are eval mode; the probe distributions are train mode on a fixed probe "
+                    "batch, computed without touching the running statistics.",
+}
+
+KO: dict[str, str] = {
+    "page_title": "BatchNorm Lab",
+    "tagline": "배치 정규화(BatchNorm)가 하는 일을 눈으로 확인하세요. BatchNorm이 **있는** 네트워크와 **없는 쌍둥이** "
+               "네트워크가 같은 초기 가중치, 같은 미니배치, 같은 순서로 나란히 학습하므로, 보이는 차이는 모두 BN 때문입니다.",
+    "tab_lab": "실험실",
+    "tab_concepts": "개념",
+    "language": "언어",
+    "sidebar_setup": "실험 설정",
+    "preset": "프리셋",
+    "preset_help": "프리셋은 고전적인 실험 하나에 맞게 아래 설정을 모두 채웁니다. 어느 설정이든 바꿀 수 있습니다.",
+    "dataset": "데이터셋",
+    "model_mode": "네트워크",
+    "model_both": "BN과 일반 비교",
+    "model_bn": "BN만",
+    "model_plain": "일반만",
+    "section_training": "학습",
+    "lr": "학습률 (로그 눈금)",
+    "batch_size": "배치 크기",
+    "run_length": "에포크",
+    "steps": "스텝 수 (0 = 에포크 기준)",
+    "steps_help": "0보다 크면 에포크 대신 이 스텝 수만큼 학습합니다 (BN 논문은 50,000 스텝).",
+    "optimizer": "옵티마이저",
+    "opt_sgd": "SGD",
+    "opt_momentum": "SGD + 모멘텀 0.9",
+    "opt_adam": "Adam",
+    "section_network": "네트워크 구조",
+    "activation": "활성화 함수",
+    "depth": "은닉층 수 (깊이)",
+    "width": "층당 유닛 수 (너비)",
+    "init": "가중치 초기화",
+    "init_default": "PyTorch 기본값 (Kaiming 균등)",
+    "init_gaussian": "가우시안 N(0, σ²)",
+    "init_std": "초기화 σ",
+    "section_bn": "BatchNorm",
+    "bn_placement": "BN 위치",
+    "place_before": "비선형 함수 앞 (논문)",
+    "place_after": "비선형 함수 뒤",
+    "bn_momentum": "BN 모멘텀",
+    "bn_momentum_help": "PyTorch 규약: running = (1 − m)·running + m·batch. Keras의 0.99는 m = 0.01입니다.",
+    "bn_disabled": "일반 네트워크만: 설정할 BN 층이 없습니다.",
+    "section_run": "실행",
+    "seed": "시드",
+    "seed_help": "시드가 같으면 초기 가중치와 배치도 같아 실행이 재현됩니다.",
+    "pace": "속도",
+    "pace_full": "최고 속도",
+    "pace_slow": "슬로 모션",
+    "pace_rate": "초당 스텝 수",
+    "pace_help": "슬로 모션은 학습 속도를 제한해 수업에서 분포가 움직이는 모습을 지켜볼 수 있게 합니다.",
+    "device": "장치",
+    "device_auto": "자동 → {found}",
+    "device_found": "이 컴퓨터에서 찾은 장치: {devices}.",
+    "share_link": "이 설정 공유하기",
+    "share_help": "주소창에 모든 설정이 들어 있습니다. 페이지 URL을 복사해 이 실험을 공유하세요.",
+    "settings_apply_next": "설정이 바뀌었습니다. 다음 실행부터 적용됩니다 (정지 또는 초기화 후 시작).",
+    "data_offline": "scikit-learn에 포함되어 있어 오프라인에서도 됩니다.",
+    "data_cached": "{dir}에 저장되어 있습니다.",
+    "data_partial": "{dir}에 테스트 분할만 있습니다. 그 일부로 학습하고 나머지로 평가합니다.",
+    "data_missing": "아직 디스크에 없습니다. 시작하면 {dir}에 내려받습니다 (인터넷 필요).",
+    "data_unavailable": "사용할 수 없음: {why} 시작하면 오프라인 8×8 숫자 데이터로 대신합니다.",
+    "data_downloading": "{name} 불러오는 중… (디스크에 없으면 내려받는 중)",
+    "fallback_notice": "{name}을(를) 불러올 수 없어 이번 실행은 오프라인 8×8 숫자 데이터를 사용합니다. {why}",
+    "start": "시작",
+    "pause": "일시정지",
+    "resume": "계속",
+    "stop": "정지",
+    "reset": "초기화",
+    "reset_help": "실행을 멈추고 차트를 지웁니다. 설정은 그대로 남습니다.",
+    "start_help": "사이드바의 설정으로 학습합니다.",
+    "title_intro": "미니배치에서 BN이 한 유닛의 입력에 하는 일",
+    "intro_before": "BN 전: 평균 {mean}, 표준편차 {std}",
+    "intro_after": "BN 후 (γ = 1, β = 0): 평균 {mean}, 표준편차 {std}",
+    "explain_intro": "한 유닛에 들어오는 가상의 입력 512개입니다. 치우치고, 이동하고, 넓게 퍼져 있습니다(주황). BN은 "
+                     "미니배치 평균을 빼고 표준편차로 나눈 뒤(파랑), 학습되는 γ로 곱하고 β만큼 이동합니다.",
+    "look_intro": "**시작**을 누르면 BN 네트워크와 일반 쌍둥이 네트워크를 나란히 학습시키며, 이런 분포가 층마다 "
+                  "어떻게 변하는지 보여 줍니다.",
+    "no_run": "사이드바에서 프리셋이나 설정을 고르고 **시작**을 누르세요. 1~2초 안에 차트가 움직이기 시작합니다.",
+    "status_queued": "학습 슬롯을 기다리는 중",
+    "status_running": "실행 중",
+    "status_paused": "일시정지됨",
+    "status_finished": "완료",
+    "status_stopped": "정지됨",
+    "status_diverged": "발산함",
+    "status_failed": "실패",
+    "status_line": "스텝 {step} / {total} · 초당 {rate}개 샘플 · 남은 시간 {eta} · 장치: {device} · {status}",
+    "status_loading": "데이터와 네트워크를 준비하는 중… · 장치: {device}",
+    "eta_unknown": "—",
+    "diverged": "{net}가 스텝 {step}에서 발산했습니다: {reason}",
+    "diverged_goes_on": "다른 네트워크는 계속 학습합니다.",
+    "reason_nan": "손실이 NaN이 되었습니다",
+    "reason_inf": "손실이 무한대가 되었습니다",
+    "run_failed": "실행이 실패했습니다: {message}",
+    "url_warning": "링크의 일부 설정이 올바르지 않아 기본값으로 바꾸었습니다: {fields}",
+    "url_field": "{field} = “{value}” (허용: {allowed})",
+    "url_unknown": "알 수 없는 설정",
+    "config_error": "이 조합은 실행할 수 없습니다: {field} = {value} — 허용: {allowed}",
+    "data_splits": "학습 분할: **{train}** · 평가(held-out) 분할: **{test}**",
+    "metric_acc": "{net}: 평가 정확도",
+    "metric_acc_help": "평가 모드(BN은 running 통계 사용), 평가 분할 전체({split}), 스텝 {step} 기준.",
+    "metric_loss": "{net}: 평가 손실",
+    "net_bn": "BN 네트워크",
+    "net_plain": "일반 네트워크",
+    "twin_bn": "BN",
+    "twin_plain": "일반",
+    "tab_curves": "손실과 정확도",
+    "tab_distributions": "분포",
+    "tab_paper": "BN 논문 그림",
+    "tab_gradients": "기울기",
+    "tab_internals": "BN 내부",
+    "tab_ics": "공변량 변화",
+    "tab_predictions": "예측",
+    "tab_downloads": "내보내기와 기록",
+    "what_shows": "무엇을 보여 주나",
+    "look_for": "무엇을 볼까",
+    "waiting_data": "첫 측정값을 기다리는 중…",
+    "ax_step": "학습 스텝",
+    "ax_loss": "교차 엔트로피 손실",
+    "ax_acc": "정확도",
+    "ax_value": "값",
+    "ax_share": "프로브 값의 비율",
+    "ax_grad": "‖∇W‖ (로그 눈금)",
+    "ax_unit_input": "비선형 함수의 입력",
+    "ax_inactive": "비율",
+    "ax_bin": "구간 중심",
+    "ax_l2": "‖G − G′‖",
+    "ax_cos": "cos(G, G′)",
+    "ax_mean": "평균",
+    "ax_std": "표준편차",
+    "ax_variance": "분산 (유닛 평균)",
+    "ax_gamma_beta": "유닛 평균 (± 표준편차)",
+    "series_train": "{net} · 학습 배치 (학습 모드, 평활)",
+    "series_heldout": "{net} · 평가 분할 (평가 모드)",
+    "series_batchstats": "{net} · 평가 분할, 배치 통계",
+    "series_past": "실행 #{run} {net} · 평가 분할",
+    "series_step": "{net} · 스텝 {step}",
+    "series_layer": "{net} · {layer}",
+    "series_median": "{net} · 중앙값",
+    "series_band": "{net} · 15–85 백분위",
+    "series_running": "{layer} · running (평가 모드)",
+    "series_batch": "{layer} · 프로브 배치 (학습 모드)",
+    "bn_stats_key": "실선: running, 점선: 프로브 배치",
+    "ax_share_batch": "미니배치에서의 비율",
+    "heatmap_colour": "log(1+개수)",
+    "no_bn_in_plain": "일반 네트워크에는 BN 층이 없습니다.",
+    "title_loss": "손실",
+    "title_acc": "정확도",
+    "title_bands": "{layer} · {kind}: 스텝별 백분위 띠",
+    "title_heatmap": "{layer} · {kind}: 스텝별 히스토그램",
+    "title_hist": "{layer} · {kind}: 고른 스텝의 히스토그램",
+    "title_paper": "{layer}의 유닛 {unit}: 비선형 함수 입력의 15 / 50 / 85 백분위",
+    "title_grad": "층별 기울기 노름",
+    "title_inactive": "비활성 유닛: {meaning}",
+    "title_gamma_beta": "BN 층별 γ와 β",
+    "title_bn_stats": "running 통계와 프로브 배치 통계",
+    "title_bn_acc": "평가 정확도: running 통계와 배치 통계",
+    "title_ics": "내부 공변량 변화 (Santurkar 외, 2018)",
+    "title_drift": "층별 비선형 함수 입력의 분포 이동",
+    "title_gallery": "평가 분할의 처음 {n}장 · 스텝 {step}에서 예측한 레이블 (평가 모드)",
+    "kind_linear": "BN 전 (선형 출력)",
+    "kind_bn": "BN 후",
+    "kind_act": "활성화 후",
+    "kind_linear_plain": "선형 출력",
+    "gallery_correct": "✓",
+    "gallery_wrong": "✗",
+    "gallery_truth": "정답: {label}",
+    "outside_bins": "최근 스텝에서 값의 {share}가 고정 구간 밖에 있었습니다 (다시 나누지 않고 따로 셉니다).",
+    "layer": "층",
+    "hidden_layer": "은닉층 {n}",
+    "output_layer": "출력층",
+    "quantity": "측정 위치",
+    "compare_steps": "비교할 스텝 (지금까지 진행의 비율)",
+    "unit": "마지막 은닉층의 유닛",
+    "overlay_past": "끝난 실행 겹쳐 보기",
+    "overlay_none": "이 세션에서 끝난 실행이 아직 없습니다.",
+    "explain_loss": "매 스텝의 교차 엔트로피 손실입니다. 옅은 선: 학습 모드의 학습 미니배치 (평활, 그 스텝의 업데이트 전). "
+                    "점: 평가 모드로 계산한 평가 분할 전체.",
+    "look_loss": "보통 BN 네트워크의 손실이 더 빨리 떨어집니다. 학습 손실은 내려가는데 평가 손실이 오르면 과적합입니다. "
+                 "선이 끊기면 발산한 것입니다.",
+    "explain_acc": "학습 미니배치(학습 모드)와 평가 분할(평가 모드, BN은 running 통계 사용)의 정확도입니다. "
+                   "BN 논문의 그림 1(a)에 해당합니다.",
+    "look_acc": "BN이 더 빨리 오르고 대개 더 높게 끝납니다. 학습률이 너무 크거나 초기화가 나쁘면 일반 네트워크는 "
+                "우연 수준(10%)에 머물 수 있습니다.",
+    "explain_bands": "TensorBoard 방식의 분포입니다. 아홉 개의 띠 경계는 고정된 프로브 배치({n}장의 학습 이미지)에서 "
+                     "이 층 값의 최솟값, 7·16·31·50·69·84·93 백분위, 최댓값이며, {every} 스텝마다 학습 모드(배치 통계)로 "
+                     "측정합니다.",
+    "look_bands": "일반 네트워크의 띠는 이동하거나 넓어지거나 무너집니다 (ReLU: 0으로 눌림, 시그모이드: 0이나 1에 "
+                  "붙음). BN 후의 띠는 평균 0, 퍼짐 1 근처에 머뭅니다.",
+    "explain_heatmap": "같은 값을 스텝 × 구간 그림으로 보여 줍니다. 각 열은 프로브 스텝 하나, 각 행은 엔진의 고정 구간 "
+                       "하나(스텝 0에서 정해 두 네트워크와 모든 스텝에 같음)이고, 색은 log(1 + 개수)입니다.",
+    "look_heatmap": "밝은 능선이 움직이거나 퍼지면 학습 중에 분포가 이동하는 것입니다. 고정 구간 밖의 값은 다시 나누지 "
+                    "않고 구간 밖으로 셉니다.",
+    "explain_hist": "고른 두 스텝의 히스토그램을 BN과 일반 네트워크가 같은 축에 겹쳐 보여 줍니다 (구간별 프로브 값의 "
+                    "비율). 위에서 BN 전, BN 후, 활성화 후를 고르세요.",
+    "look_hist": "초기 스텝과 나중 스텝을 비교해 보세요. 각 네트워크의 히스토그램이 얼마나 움직였나요? BN 후의 "
+                 "히스토그램은 제자리를 지키지만, BN 전과 일반 네트워크는 그렇지 않을 수 있습니다.",
+    "explain_paper": "Ioffe & Szegedy (2015) 그림 1(b, c): 마지막 은닉층의 한 유닛이 비선형 함수에 넣는 입력의 "
+                     "15, 50, 85 백분위(프로브 배치 기준)입니다. BN 네트워크에서 그 입력은 γx̂ + β입니다.",
+    "look_paper": "BN이 없으면 아래층이 바뀌면서 띠의 중심과 폭이 떠다닙니다. BN이 있으면 훨씬 안정적입니다. "
+                  "ioffe2015 프리셋(3×100 시그모이드)이 논문의 설정을 재현합니다.",
+    "explain_grad": "최근 학습 스텝(그 미니배치, 학습 모드)에서 각 층 가중치 기울기의 노름을 로그 눈금으로 보여 줍니다. "
+                    "실선: BN 네트워크, 점선: 일반 네트워크.",
+    "look_grad": "기울기 소실: 아래층의 노름이 위층보다 몇 자릿수 작습니다 (deep-sigmoid 프리셋). 기울기 폭발: 노름이 "
+                 "스텝마다 커집니다 (bad-init 또는 high-lr 프리셋).",
+    "explain_inactive": "프로브 배치(학습 모드)에서 {meaning}의 비율입니다.",
+    "look_inactive": "죽었거나 포화된 유닛은 기울기를 전달하지 못합니다. 일반 네트워크에서 비율이 오르면 학습을 멈춘 "
+                     "층이 있다는 뜻입니다. BN은 입력을 비선형 함수의 기울기가 있는 구간에 둡니다.",
+    "explain_gamma_beta": "각 BN 층이 학습하는 스케일 γ와 이동 β의 유닛 평균입니다 (띠: 유닛 간 ± 표준편차). "
+                          "γ = 1, β = 0에서 시작합니다.",
+    "look_gamma_beta": "γ와 β 덕분에 BN은 도움이 될 때 정규화를 되돌릴 수 있습니다. BN은 네트워크가 표현할 수 있는 "
+                       "것을 제한하지 않습니다.",
+    "explain_bn_stats": "평가 모드가 쓰는 running 통계(모멘텀 m의 지수 이동 평균)와 학습 모드가 쓰는 프로브 배치 자체의 "
+                        "평균과 분산을 유닛 평균으로 나란히 보여 줍니다.",
+    "look_bn_stats": "네트워크가 빠르게 바뀌는 동안 running 값은 배치 값을 늦게 따라갑니다. 모멘텀이 작을수록 더 "
+                     "늦습니다.",
+    "explain_bn_acc": "BN 네트워크의 평가 정확도를 두 가지로 계산합니다: 평가 모드(running 통계, 실제 배포 방식)와 "
+                      "평가 미니배치마다 그 배치의 통계로 정규화한 경우({batch_mode}).",
+    "look_bn_acc": "학습 초기에는 running 통계가 늦어 차이가 나고, 따라잡으면서 줄어듭니다. 나중까지 차이가 크면 배치나 "
+                   "모멘텀이 너무 작을 수 있습니다.",
+    "explain_ics": "Santurkar 외(2018)는 기울기로 ICS를 잽니다. 층 i에 대해 G는 스텝 시작 시점의 가중치 기울기, G′는 "
+                   "i보다 아래층이 먼저 업데이트된 뒤 같은 배치로 다시 구한 기울기입니다. ‖G − G′‖ = 0, cos(G, G′) = 1이면 "
+                   "변화가 없다는 뜻입니다. 학습 배치에서 {every} 스텝마다 측정합니다.",
+    "explain_drift": "각 층의 비선형 함수 입력이 어떻게 움직이는지, 프로브 배치(학습 모드)에서의 평균과 표준편차로 "
+                     "보여 줍니다.",
+    "ics_honest": "**정직하게 읽기.** BN은 분포를 분명히 안정시킵니다(오른쪽). 그러나 Santurkar 외의 기울기 기반 "
+                  "척도(왼쪽)로 보면 BN은 내부 공변량 변화를 **줄이지 않습니다** — 비슷하거나 오히려 클 때가 많습니다. "
+                  "그들이 제시한 BN의 효과는 다릅니다: 손실 지형을 더 매끄럽게 만들어 기울기가 믿을 만해지고 더 큰 "
+                  "학습률이 통합니다. ICS 감소는 BN의 처음 동기였을 뿐, 입증된 작동 원리는 아닙니다.",
+    "explain_gallery": "평가 분할({split})의 처음 {n}장과 최근 평가(평가 모드)에서 각 네트워크가 예측한 레이블입니다. "
+                       "빨간 ✗는 틀린 예측입니다.",
+    "look_gallery": "초기에는 일반 네트워크가 많이 틀리는 동안 BN은 이미 대부분을 맞힙니다. 학습 후반의 실수는 실제로 "
+                    "애매한 이미지인 경우가 많습니다.",
+    "gallery_none": "첫 평가가 끝나면 예측이 나타납니다.",
+    "downloads": "이 실행 내려받기",
+    "download_json": "지표 (JSON)",
+    "download_csv": "지표 (CSV)",
+    "download_hist": "히스토그램 (JSON)",
+    "download_help": "전체 설정, 데이터 분할, 라이브러리 버전을 포함합니다.",
+    "history": "이 세션에서 끝난 실행",
+    "history_empty": "끝난 실행이 여기에 나타나며, 그 곡선을 현재 실행에 겹쳐 볼 수 있습니다.",
+    "history_row": "실행 #{run}: {preset} · {dataset} · 학습률 {lr} · 배치 {batch} · {status}",
+    "col_run": "실행",
+    "col_net": "네트워크",
+    "col_settings": "설정",
+    "col_status": "상태",
+    "col_steps": "스텝",
+    "col_acc": "평가 정확도 (평가 모드)",
+    "concepts_intro": "차트 뒤에 있는 네 가지 개념입니다. 실험실의 각 차트는 이 중 하나와 이어집니다.",
+    "concept_grad_title": "기울기 소실과 폭발",
+    "concept_grad": "역전파는 층마다 비선형 함수의 도함수와 가중치 행렬을 차례로 곱합니다. 시그모이드의 기울기는 최대 "
+                    "1/4이므로 시그모이드 층을 여러 번 지나면 기울기가 거의 기하급수적으로 줄어 아래층이 거의 배우지 "
+                    "못합니다(소실). 가중치가 너무 크면 곱이 오히려 커져(폭발) 학습이 발산합니다. 좋은 초기화는 각 층의 "
+                    "증폭을 1 근처로 유지하고, BN은 가중치가 어떻든 매 스텝 그렇게 합니다.",
+    "concept_ics_title": "내부 공변량 변화",
+    "concept_ics": "Ioffe & Szegedy(2015)는 아래층의 업데이트 때문에 어떤 층의 입력 분포가 바뀌는 현상을 *내부 공변량 "
+                   "변화*라고 불렀습니다. 각 층이 움직이는 과녁을 쫓는 셈입니다. BN은 미니배치에서 각 유닛의 평균과 "
+                   "분산을 고정합니다. 이후 Santurkar 외(2018)는 분포를 일부러 흔드는 잡음을 넣어도 BN 네트워크가 잘 "
+                   "학습하고, 기울기 기반 ICS 척도는 BN으로 줄지 않음을 보였습니다. BN이 돕는 주된 이유는 손실 지형이 "
+                   "매끄러워지기 때문입니다.",
+    "concept_bn_title": "BatchNorm이 계산하는 것",
+    "concept_bn": "학습 중 각 유닛에 대해, 미니배치의 n개 값 x₁…x_n에서:",
+    "concept_bn_after": "ε(1e-5)는 0으로 나누는 것을 막습니다. γ와 β는 유닛마다 학습되므로, 그것이 최선이면 층이 항등 "
+                        "함수도 표현할 수 있습니다. 비선형 함수 앞에 두면 선형 층의 편향은 필요 없고 β가 그 역할을 합니다.",
+    "concept_mode_title": "학습 모드와 평가 모드",
+    "concept_mode": "학습 모드에서 BN은 현재 미니배치의 통계로 정규화하고 running 평균을 갱신합니다 (PyTorch: running ← "
+                    "(1 − m)·running + m·batch, 분산은 불편 추정). 평가 모드에서는 그 running 평균을 쓰므로 예측이 같은 "
+                    "배치의 다른 이미지에 좌우되지 않습니다. 배치 크기가 1이면 분산이 없어 BN으로 학습할 수 없습니다. 이 "
+                    "실험실에서 평가 분할의 수치는 평가 모드이고, 프로브 분포는 고정된 프로브 배치에서 학습 모드로, "
+                    "running 통계를 건드리지 않고 계산합니다.",
+}
+
+TEXTS = {"en": EN, "ko": KO}
+
+# Preset summaries in Korean, each with the English summary it translates: when a preset's English
+# text changes (bn_demo/config.py), the page shows the English until the translation is updated.
+PRESET_SUMMARIES_KO = {
+    "tutorial": (
+        "The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, seed 1 — "
+        "both twins learn; BN gets there a little faster.",
+        "기본 튜토리얼: 784-32-32-10 ReLU MLP, Adam 학습률 0.01, 배치 32, 10 에포크, 시드 1 — 두 네트워크 모두 "
+        "배우고, BN이 조금 더 빨리 도달합니다.",
+    ),
+    "ioffe2015": (
+        "BN paper §4.1 (Fig. 1): 3×100 sigmoid, Gaussian init σ 0.1, SGD lr 0.1, batch 60, 50,000 steps — "
+        "the plain net stalls, then learns while its sigmoid inputs drift and widen; BN learns at once "
+        "and its band stays put.",
+        "BN 논문 §4.1 (그림 1): 3×100 시그모이드, 가우시안 초기화 σ 0.1, SGD 학습률 0.1, 배치 60, 50,000 스텝 — "
+        "일반 네트워크는 멈춰 있다가 시그모이드 입력이 떠다니고 넓어지는 가운데 배우기 시작하고, BN은 곧바로 "
+        "배우며 그 띠는 제자리를 지킵니다.",
+    ),
+    "high-lr": (
+        "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance (loss 2.30), "
+        "while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
+        "일반 네트워크에는 너무 큰 학습률 2의 SGD: ReLU가 죽어 우연 수준(손실 2.30)에 머물고, BN 쌍둥이는 "
+        "배웁니다 (MNIST 8,000장으로 3 에포크 후 약 94%).",
+    ),
+    "bad-init": (
+        "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients shrink layer "
+        "by layer and it never leaves chance; BN rescales every layer and learns at once.",
+        "σ = 0.001로 뽑은 너무 작은 가중치: 일반 네트워크는 신호와 기울기가 층마다 줄어 우연 수준을 벗어나지 "
+        "못하고, BN은 모든 층의 크기를 다시 맞춰 곧바로 배웁니다.",
+    ),
+    "deep-sigmoid": (
+        "Eight sigmoid layers: gradients vanish on the way down and the plain net barely moves; "
+        "BN keeps every layer's gradient alive.",
+        "시그모이드 8층: 기울기가 아래로 가며 사라져 일반 네트워크는 거의 움직이지 않고, BN은 모든 층의 "
+        "기울기를 살려 둡니다.",
+    ),
+}
+
+DATASET_NAMES = {
+    "en": {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "8×8 digits (offline)"},
+    "ko": {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "8×8 숫자 (오프라인)"},
+}
+
+# Field names as a URL warning shows them.
+FIELD_NAMES = {
+    "en": {"lr": "learning rate", "batch_size": "batch size", "bn_momentum": "BN momentum",
+           "bn_placement": "BN placement", "init_std": "init σ", "model": "networks"},
+    "ko": {"lr": "학습률", "batch_size": "배치 크기", "bn_momentum": "BN 모멘텀", "bn_placement": "BN 위치",
+           "init_std": "초기화 σ", "model": "네트워크", "dataset": "데이터셋", "epochs": "에포크", "steps": "스텝 수",
+           "activation": "활성화 함수", "optimizer": "옵티마이저", "seed": "시드", "device": "장치",
+           "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어"},
+}
+
+
+def t(key: str, lang: str = "en", **values) -> str:
+    text = TEXTS.get(lang, EN).get(key) or EN[key]
+    return text.format(**values) if values else text
+
+
+def preset_summary(name: str, lang: str) -> str:
+    from ..config import PRESETS
+
+    english = PRESETS[name].summary
+    source, korean = PRESET_SUMMARIES_KO.get(name, (None, None))
+    return korean if lang == "ko" and source == english else english
+
+
+def dataset_name(name: str, lang: str) -> str:
+    return DATASET_NAMES.get(lang, DATASET_NAMES["en"]).get(name, name)
+
+
+def field_name(name: str, lang: str) -> str:
+    return FIELD_NAMES.get(lang, {}).get(name) or FIELD_NAMES["en"].get(name, name)
+
+
+def net_name(twin: str, lang: str) -> str:
+    return t(f"net_{twin}", lang)
+
+
+def twin_label(twin: str, lang: str) -> str:
+    return t(f"twin_{twin}", lang)
+
+
+def divergence_reason(reason: str, lang: str) -> str:
+    """The engine states reasons in English; the two common ones have a Korean wording."""
+    if reason == "loss became NaN":
+        return t("reason_nan", lang)
+    if reason == "loss became infinite":
+        return t("reason_inf", lang)
+    return reason
+
+
+def layer_label(name: str, lang: str) -> str:
+    """The engine names layers 'hidden 1' … and 'output'; say it in the page's language."""
+    if name == "output":
+        return t("output_layer", lang)
+    if name.startswith("hidden "):
+        return t("hidden_layer", lang, n=name.split(" ", 1)[1])
+    return name
+
+
+def number(value, lang: str = "en") -> str:
+    """1234 -> '1,234' (both languages group thousands with commas)."""
+    return f"{int(value):,}"
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
