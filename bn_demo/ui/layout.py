@@ -17,6 +17,9 @@ from .strings import dataset_name, divergence_reason, duration, field_name, laye
 # GIL the training thread needs) and the browser a Plotly redraw; at 2 s a browser on the same 2-core
 # machine leaves training most of its speed (bench/results/app.md). A shared classroom server may set more.
 REFRESH_SECONDS = float(os.environ.get("BN_DEMO_REFRESH_SECONDS", "2.0"))
+# A paused run's page still checks in now and then, so the idle reaper (bn_demo/sessions.py) can
+# tell an open tab from a closed one without Streamlit's help.
+HEARTBEAT_SECONDS = 20.0
 TABS = ("curves", "distributions", "paper", "gradients", "internals", "ics", "predictions", "downloads")
 KINDS = ("linear", "bn", "act")
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -94,11 +97,12 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     loading = refreshing and runs.runner.experiment is None
     # run_every is fixed when the fragment is declared, so it is declared anew on every full run:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
-    st.fragment(run_every=REFRESH_SECONDS if refreshing else None)(_live_body)(runs, lang, data_dir, refreshing,
-                                                                                  loading)
+    every = REFRESH_SECONDS if refreshing else HEARTBEAT_SECONDS if runs.active else None
+    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading)
 
 
 def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool) -> None:
+    state.keep_alive(runs)
     if state.fall_back_if_unavailable(runs, data_dir):
         st.rerun()  # a full run, so the sidebar and buttons show the fallback run
     runner = runs.runner
@@ -128,6 +132,11 @@ def status_panel(runs: state.SessionRuns, snap: dict, lang: str) -> None:
                      why=runs.fallback["why"]), icon=":material/inventory_2:")
     if status == "failed":
         st.error(t("run_failed", lang, message=snap["message"]), icon=":material/block:")
+        return
+    if status == "queued":
+        queue = state.queue_state(runs.runner)
+        st.progress(0.0, text=t("status_queued_line", lang, position=queue["position"] or 1, busy=queue["busy"],
+                                slots=queue["slots"]))
         return
     if not snap.get("twins"):
         st.progress(0.0, text=t("status_loading", lang, device=device))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import uuid
 import weakref
 
 import streamlit as st
@@ -19,6 +20,7 @@ import streamlit as st
 from ..config import RunConfig
 from ..data import DataUnavailable, dataset_state, resolve_data_dir
 from ..runner import Runner
+from ..sessions import default_registry
 
 _sessions: weakref.WeakSet = weakref.WeakSet()  # every session's runs (tests, server-wide clean-up)
 HISTORY_SIZE = 5  # finished runs a session keeps for overlays
@@ -32,6 +34,7 @@ FIRST_POINT_WAIT = 1.5  # seconds a Start click may wait for the step-0 measurem
 class SessionRuns:
     def __init__(self):
         _sessions.add(self)
+        self.session_id = uuid.uuid4().hex  # this session's key in the server-wide run registry
         self.lock = threading.Lock()
         self.runner: Runner | None = None
         self.preset: str = "tutorial"  # the preset the current run started from, for its label
@@ -52,10 +55,8 @@ class SessionRuns:
         return self.status in REFRESHING
 
     def close(self) -> None:
-        with self.lock:
-            runner = self.runner
-        if runner is not None:
-            runner.stop()
+        """Stop every run of this session and free its training slot."""
+        default_registry().release(self.session_id)
 
     def forget(self) -> None:
         """Stop the run and drop the history (a fresh session, as tests need)."""
@@ -156,15 +157,30 @@ def start_run(runs: SessionRuns, config: RunConfig, data_dir=None, preset: str =
     if why:  # the download failed moments ago: do not make the learner wait for it to fail again
         fallback = {"dataset": config.dataset, "why": why}
         config = config.replace(dataset=DataUnavailable.fallback)
-    runner = Runner(config, data_dir=data_dir, dataset=cached_dataset(config.dataset, data_dir))
-    _runners.add(runner)
+    registry = default_registry()
     with runs.lock:
-        previous, runs.runner = runs.runner, runner
-        runs.preset, runs.fallback = preset, fallback
-    if previous is not None:
+        previous = runs.runner
+    if previous is not None:  # free its slot first, so the new run does not queue behind it
         previous.stop()
         archive(runs, previous)
-    return runner.start()
+        registry.forget(runs.session_id, previous)
+    # The registry starts the run under the server-wide slot limit: it queues when all are busy.
+    runner = registry.start_run(runs.session_id, config, data_dir=data_dir,
+                                dataset=cached_dataset(config.dataset, data_dir))
+    _runners.add(runner)
+    with runs.lock:
+        runs.runner, runs.preset, runs.fallback = runner, preset, fallback
+    return runner
+
+
+def keep_alive(runs: SessionRuns) -> None:
+    """The page is open: tell the registry, whose reaper stops runs of pages that went silent."""
+    default_registry().touch(runs.session_id)
+
+
+def queue_state(runner: Runner) -> dict:
+    pool = default_registry().pool
+    return {"position": runner.progress()["queue_position"], "busy": pool.active_count, "slots": pool.size}
 
 
 def live_runners() -> list[Runner]:

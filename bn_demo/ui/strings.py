@@ -94,6 +94,8 @@ EN: dict[str, str] = {
     "no_run": "Choose a preset or settings in the sidebar and press **Start** — the charts come alive "
               "within a second or two.",
     "status_queued": "waiting for a free training slot",
+    "status_queued_line": "Queued, position {position}: waiting for a free training slot "
+                          "({busy} of {slots} busy on this server). It starts by itself.",
     "status_running": "running",
     "status_paused": "paused",
     "status_finished": "finished",
@@ -378,6 +380,8 @@ KO: dict[str, str] = {
                   "어떻게 변하는지 보여 줍니다.",
     "no_run": "사이드바에서 프리셋이나 설정을 고르고 **시작**을 누르세요. 1~2초 안에 차트가 움직이기 시작합니다.",
     "status_queued": "학습 슬롯을 기다리는 중",
+    "status_queued_line": "대기열 {position}번째: 빈 학습 슬롯을 기다리는 중 (이 서버의 슬롯 {slots}개 중 {busy}개 사용 중). "
+                          "차례가 되면 자동으로 시작됩니다.",
     "status_running": "실행 중",
     "status_paused": "일시정지됨",
     "status_finished": "완료",
