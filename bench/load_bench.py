@@ -73,6 +73,23 @@ class HealthProbe(threading.Thread):
             self.halt.wait(self.interval)
 
 
+class ProcSampler(threading.Thread):
+    """The server's thread count and resident memory, sampled 4× a second (runs can be short)."""
+
+    def __init__(self, pid: int, interval: float = 0.25, limit_seconds: float = 1800):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.limit = pid, interval, limit_seconds
+        self.peak_threads, self.peak_rss = 0, 0.0
+        self.halt = threading.Event()
+
+    def run(self):
+        t_end = time.monotonic() + self.limit
+        while not self.halt.is_set() and time.monotonic() < t_end:
+            threads, rss = proc_stats(self.pid)
+            self.peak_threads, self.peak_rss = max(self.peak_threads, threads), max(self.peak_rss, rss)
+            self.halt.wait(self.interval)
+
+
 def pct(values, q):
     if not values:
         return float("nan")
@@ -83,7 +100,7 @@ def pct(values, q):
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=3, help="digits epochs per run (44 steps each)")
+    parser.add_argument("--epochs", type=int, default=10, help="digits epochs per run (44 steps each)")
     parser.add_argument("--timeout", type=float, default=900, help="give up waiting for the runs after this")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -120,11 +137,12 @@ def main() -> int:
                 page.get_by_role("button", name="Start").first.wait_for(timeout=60_000)
                 contexts.append(ctx)
                 pages.append(page)
+            sampler = ProcSampler(server.pid)
+            sampler.start()
             t_start = time.monotonic()
             for page in pages:
                 page.get_by_role("button", name="Start").first.click()
             queued_seen = 0
-            peak = (0, 0.0)
             done: set[int] = set()
             deadline = time.monotonic() + args.timeout
             while len(done) < len(pages) and time.monotonic() < deadline:
@@ -132,17 +150,16 @@ def main() -> int:
                 for i, page in enumerate(pages):
                     if i in done:
                         continue
-                    text = page.locator("[data-testid='stMain']").inner_text(timeout=30_000)
-                    if "waiting for a free training slot" in text:
+                    text = page.content()  # the progress label is not in innerText; the DOM has it
+                    if "Queued, position" in text:
                         waiting += 1
                     if "· finished" in text or "· stopped" in text or "· failed" in text:
                         done.add(i)
                 queued_seen = max(queued_seen, waiting)
-                threads, rss = proc_stats(server.pid)
-                peak = (max(peak[0], threads), max(peak[1], rss))
                 time.sleep(1)
             elapsed = time.monotonic() - t_start
-            rows.append(("during (peak)", *peak))
+            sampler.halt.set()
+            rows.append(("during (peak)", sampler.peak_threads, sampler.peak_rss))
             probe.halt.set()
             for ctx in contexts:
                 ctx.close()

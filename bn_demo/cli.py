@@ -67,6 +67,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-size", type=int)
     parser.add_argument("--ics-every", type=int)
     parser.add_argument("--eval-every", type=int)
+    parser.add_argument("--pace", type=float, help="at most this many steps per second (0 = full speed)")
     parser.add_argument("--no-probes", action="store_true", help="train without any observation")
 
 
@@ -79,7 +80,7 @@ def _hidden(text):
 
 CONFIG_FLAGS = ("dataset", "model", "hidden", "activation", "bn_placement", "bn_momentum", "bn_eps", "optimizer",
                 "lr", "weight_decay", "batch_size", "epochs", "steps", "init", "init_std", "seed", "device",
-                "probe_every", "probe_size", "ics_every", "eval_every")
+                "probe_every", "probe_size", "ics_every", "eval_every", "pace")
 
 
 def config_from_args(args) -> RunConfig:

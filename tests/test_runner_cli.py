@@ -153,3 +153,18 @@ def test_cli_offline_mnist_explains_and_points_to_digits(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "no_proxy": "*"})
     assert proc.returncode == 1
     assert "MNIST is not available" in proc.stderr and "--dataset digits" in proc.stderr
+
+
+def test_every_config_field_has_a_cli_flag():
+    import dataclasses
+
+    from bn_demo.cli import CONFIG_FLAGS, add_config_flags
+    from bn_demo.config import RunConfig
+
+    assert set(CONFIG_FLAGS) == {f.name for f in dataclasses.fields(RunConfig)}
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    args = parser.parse_args(["--pace", "5", "--bn-placement", "after", "--hidden", "8,4"])
+    assert (args.pace, args.bn_placement, args.hidden) == (5.0, "after", (8, 4))
