@@ -3,7 +3,7 @@
     python bench/soak.py [--minutes 20] [--data-dir ../shared/data]
 
 Starts the app on a free loopback port, opens it in headless Chromium (the page keeps streaming),
-starts one long run (the ioffe2015 preset: 3×100 sigmoid twins, 50,000 steps), and samples the
+starts one long run (the ioffe2015 preset, 3×100 sigmoid twins, stretched to 300,000 steps so it outlasts the soak), and samples the
 server's resident memory and thread count every 30 s. Growth is measured from the sample at the end
 of warm-up (2 minutes) to the last one.
 """
@@ -46,7 +46,7 @@ def main() -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{base}/?preset=ioffe2015")
+            page.goto(f"{base}/?preset=ioffe2015&steps=300000")
             page.get_by_role("button", name="Start").first.click()
             t0 = time.monotonic()
             while time.monotonic() - t0 < args.minutes * 60:
