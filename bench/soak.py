@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_bench import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, proc_stats, wait_healthy  # noqa: E402
+from app_bench import CHROMIUM, CHROMIUM_ARGS, free_port, start_server  # noqa: E402
+from load_bench import proc_stats  # noqa: E402
 
 WARM_UP_SECONDS = 120
 SAMPLE_SECONDS = 30
@@ -36,13 +36,9 @@ def main() -> int:
     env = dict(os.environ)
     if args.data_dir:
         env["BN_DEMO_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(port, env=env)
     samples = []
     try:
-        wait_healthy(base)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
