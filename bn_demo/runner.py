@@ -166,7 +166,6 @@ class Runner:
         finally:
             if holding_slot:
                 self.slots.release(self)
-            self.dataset = None if self.experiment is None else self.dataset
 
     def _train(self) -> None:
         exp = self.experiment
@@ -224,7 +223,7 @@ class Runner:
     def progress(self) -> dict:
         exp = self.experiment
         step = exp.step if exp else 0
-        total = exp.total_steps if exp else self.config.total_steps(10**9) if self.config.steps else None
+        total = exp.total_steps if exp else (self.config.steps or None)  # epochs need the data's size
         rate = self._samples_per_second
         if not rate and self.status == "running":  # no full window yet: report the partial one
             start, samples = self._window
