@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import threading
@@ -130,7 +131,9 @@ def engine_loop(ds, batch: int, seconds: float, model: str, probes_on: bool) -> 
 
 
 def eval_vs_epoch(ds, batch: int) -> tuple[float, float]:
-    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=1)
+    """One full evaluation (both twins, eval mode + the BN twin's batch-statistics accuracy) vs one
+    epoch of lockstep training steps alone (no evaluations or probes inside the timed epoch)."""
+    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=2, eval_every=10**6)
     exp = Experiment(cfg, ds, "cpu", probes_on=False)
     exp.evaluate()
     t0 = time.perf_counter()
@@ -138,10 +141,11 @@ def eval_vs_epoch(ds, batch: int) -> tuple[float, float]:
     for _ in range(reps):
         exp.evaluate()
     evaluation = (time.perf_counter() - t0) / reps
+    steps = exp.steps_per_epoch - 1  # the epoch's last step would trigger the epoch-end evaluation
     t0 = time.perf_counter()
-    for _ in range(exp.steps_per_epoch):
+    for _ in range(steps):
         exp.train_step()
-    return evaluation, time.perf_counter() - t0
+    return evaluation, (time.perf_counter() - t0) * exp.steps_per_epoch / steps
 
 
 def stop_latency(ds) -> float:
@@ -156,7 +160,8 @@ def stop_latency(ds) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per row")
+    parser.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell and round")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; each cell reports the median")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     limit_torch_threads()  # every row runs with the engine's thread cap, so rows compare like with like
@@ -166,7 +171,7 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} torch threads, python {platform.python_version()}")
-    print(f"data: {what}; model 784-32-32-10 ReLU + BN, Adam; {args.seconds:g}s per cell\n")
+    print(f"data: {what}; model 784-32-32-10 ReLU + BN, Adam; median of {args.rounds} rounds × {args.seconds:g} s per cell\n")
     rows = [
         ("(a) classic loop: torchvision + ToTensor + DataLoader", lambda b: classic_loop(tv_root, b, args.seconds)),
         ("(b) bare tensor-slicing loop (floor)", lambda b: bare_loop(ds, b, args.seconds)),
@@ -175,11 +180,17 @@ def main() -> None:
         ("(e) engine, BN + plain twins in lockstep, default probes", lambda b: engine_loop(ds, b, args.seconds, "both", True)),
     ]
     batches = (32, 256)
-    results = {}
+    # This machine's speed drifts by ±25 % from second to second (a shared VM), so every cell is
+    # the median of `rounds` short measurements, with the rows interleaved within each round.
+    samples = {label[:3]: {b: [] for b in batches} for label, _ in rows}
+    for _ in range(args.rounds):
+        for b in batches:
+            for label, fn in rows:
+                samples[label[:3]][b].append(fn(b))
+    results = {k: {b: statistics.median(v) for b, v in per.items()} for k, per in samples.items()}
     print(f"| row | {' | '.join(f'samples/s @ batch {b}' for b in batches)} | {' | '.join(f'× (a) @ {b}' for b in batches)} |")
     print(f"|---|{'---:|' * (2 * len(batches))}")
-    for label, fn in rows:
-        results[label[:3]] = {b: fn(b) for b in batches}
+    for label, _ in rows:
         speed = " | ".join(f"{results[label[:3]][b]:,.0f}" for b in batches)
         ratio = " | ".join(f"{results[label[:3]][b] / results['(a)'][b]:.1f}×" for b in batches)
         print(f"| {label} | {speed} | {ratio} |", flush=True)
@@ -187,7 +198,7 @@ def main() -> None:
     for b in batches:
         c = results["(c)"][b]
         print(f"batch {b}: (c)/(a) = {c / results['(a)'][b]:.1f}×, (d)/(c) = {results['(d)'][b] / c:.2f}, "
-              f"(e)/(c) = {results['(e)'][b] / c:.2f}")
+              f"(e)/(c) = {results['(e)'][b] / c:.2f}   (medians of {args.rounds} interleaved rounds)")
     for b in batches:
         evaluation, epoch = eval_vs_epoch(ds, b)
         print(f"batch {b}: one full evaluation of both twins ({len(ds.test_y):,} held-out) {1000 * evaluation:.1f} ms "

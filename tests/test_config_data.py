@@ -74,7 +74,7 @@ def test_total_steps_and_cadences():
     assert cfg.total_steps(60_000) == 18_750
     assert RunConfig(steps=500).total_steps(60_000) == 500
     c = cfg.cadences(18_750)
-    assert c["probe_every"] == 93 and c["ics_every"] == 465 and c["eval_every"] == 375
+    assert c["probe_every"] == 187 and c["ics_every"] == 935 and c["eval_every"] == 375
 
 
 def test_mnist_loader_reads_idx_files_in_torchvision_layout(idx_root):
