@@ -20,6 +20,7 @@ REFRESH_SECONDS = float(os.environ.get("BN_DEMO_REFRESH_SECONDS", "2.0"))
 # A paused run's page still checks in now and then, so the idle reaper (bn_demo/sessions.py) can
 # tell an open tab from a closed one without Streamlit's help.
 HEARTBEAT_SECONDS = 20.0
+FIRST_POINT_REFRESH_SECONDS = 0.3
 TABS = ("curves", "distributions", "paper", "gradients", "internals", "ics", "predictions", "downloads")
 KINDS = ("linear", "bn", "act")
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -94,10 +95,13 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     refreshing = runs.refreshing
-    loading = refreshing and runs.runner.experiment is None
+    # Until the first measurement exists, check back quickly: the charts should appear within a
+    # second or two of Start, not a whole refresh period later.
+    loading = runs.status == "running" and not state.has_first_point(runs.runner)  # not while queued
     # run_every is fixed when the fragment is declared, so it is declared anew on every full run:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
-    every = REFRESH_SECONDS if refreshing else HEARTBEAT_SECONDS if runs.active else None
+    every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
+        else HEARTBEAT_SECONDS if runs.active else None
     st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading)
 
 
@@ -113,8 +117,8 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
     if was_refreshing and not runs.refreshing:
         state.archive(runs, runner, data_dir)
         st.rerun()  # the run ended or paused: redraw the buttons, stop the timer
-    if was_loading and runner.experiment is not None:
-        st.rerun()  # the data has arrived: the sidebar's data state changes from "loading"
+    if was_loading and state.has_first_point(runner):
+        st.rerun()  # the first point has arrived: the sidebar's data state changes, the timer slows down
     snap = runner.snapshot()
     status_panel(runs, snap, lang)
     if not snap.get("twins"):

@@ -193,14 +193,17 @@ def latest_runner() -> Runner | None:
     return runners[-1] if runners else None
 
 
+def has_first_point(runner: Runner | None) -> bool:
+    """The run has its step-0 evaluation: there is something to plot."""
+    exp = runner.experiment if runner is not None else None
+    return exp is not None and any(len(t.evals) for t in exp.twins.values())
+
+
 def wait_for_first_point(runner: Runner, timeout: float = FIRST_POINT_WAIT) -> None:
     """Hold the Start click's rerun briefly, so that when the data is at hand the page it draws
     already has the step-0 point instead of waiting a refresh period for it."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and runner.status in ACTIVE:
-        exp = runner.experiment
-        if exp is not None and any(len(t.evals) for t in exp.twins.values()):
-            return
+    while time.monotonic() < deadline and runner.status in ACTIVE and not has_first_point(runner):
         time.sleep(0.02)
 
 
