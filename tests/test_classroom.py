@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP, fresh_session, progress_text, wait_until  # noqa: F401  (the fixture resets sessions)
+from test_app import APP, fresh_session, progress_text, wait_for_fallback, wait_until  # noqa: F401  (the fixture resets sessions)
 
 from bn_demo import engine, sessions
 from bn_demo.config import RunConfig
@@ -98,13 +97,7 @@ def test_corrupt_dataset_files_are_named_and_the_run_falls_back(tmp_path, monkey
     monkeypatch.setenv("BN_DEMO_DATA_DIR", str(tmp_path))
     at = page(dataset="mnist", steps="20", depth="1", width="8")
     at.button(key="btn_start").click().run()
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and state.latest_runner().config.dataset != "digits":
-        time.sleep(0.3)
-        at.run()
-    assert state.latest_runner().config.dataset == "digits"
-    state.latest_runner().join(timeout=60)
-    at.run()
+    assert wait_for_fallback(at).config.dataset == "digits"
     notice = " ".join(w.value for w in at.warning)
     assert "truncated" in notice and "train-images-idx3-ubyte" in notice and "8×8" in notice
     assert not at.exception
