@@ -511,28 +511,40 @@ def bn_accuracy_figure(snap: dict, lang: str = "en") -> go.Figure:
 # -- internal covariate shift ----------------------------------------------------------------------------------
 
 
-def ics_figure(snap: dict, lang: str = "en") -> go.Figure:
-    """Santurkar et al.'s ‖G − G′‖ and cos(G, G′) per layer (layer 2 up to the output), per twin."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[t("ax_l2", lang), t("ax_cos", lang)])
-    style(fig, "ics", snap, title=t("title_ics", lang), height=520)
-    names = [layer_label(n, lang) for n in snap.get("ics_layer_names", [])]
+def _stacked_layer_figure(snap: dict, lang: str, chart: str, title: str, subtitles: tuple[str, str],
+                          layer_names: list, series, hovers: tuple[str, str]) -> go.Figure:
+    """Two stacked panels sharing the step axis, one line per (twin, layer) in each: `series` yields
+    (twin, layer index, steps, top values, bottom values)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=list(subtitles))
+    style(fig, chart, snap, title=title, height=520)
+    names = [layer_label(n, lang) for n in layer_names]
     colors = layer_colors(len(names))
-    for twin in twin_names(snap):
-        ics = snap["twins"][twin]["ics"]
-        if not len(ics["step"]):
-            continue
-        for j, layer in enumerate(names[: ics["l2"].shape[1]]):
-            label = t("series_layer", lang, net=twin_label(twin, lang), layer=layer)
-            fig.add_trace(line(ics["step"], ics["l2"][:, j], name=label, color=colors[j], dash=LAYER_DASH[twin],
-                               group=f"{twin}-{layer}", hover="%{y:.3g}"), row=1, col=1)
-            fig.add_trace(line(ics["step"], ics["cos"][:, j], name=label, color=colors[j], dash=LAYER_DASH[twin],
-                               group=f"{twin}-{layer}", showlegend=False, hover="%{y:.3f}"), row=2, col=1)
+    for twin, j, steps, top, bottom in series:
+        label = t("series_layer", lang, net=twin_label(twin, lang), layer=names[j])
+        for row, values, hover in ((1, top, hovers[0]), (2, bottom, hovers[1])):
+            fig.add_trace(line(steps, values, name=label, color=colors[j], dash=LAYER_DASH[twin],
+                               group=f"{twin}-{j}", showlegend=row == 1, hover=hover), row=row, col=1)
     if not fig.data:
         add_note(fig, t("waiting_data", lang))
+    fig.update_xaxes(title_text=t("ax_step", lang), row=2, col=1)
+    return fig
+
+
+def ics_figure(snap: dict, lang: str = "en") -> go.Figure:
+    """Santurkar et al.'s ‖G − G′‖ and cos(G, G′) per layer (layer 2 up to the output), per twin."""
+    names = snap.get("ics_layer_names", [])
+
+    def series():
+        for twin in twin_names(snap):
+            ics = snap["twins"][twin]["ics"]
+            if len(ics["step"]):
+                for j in range(min(len(names), ics["l2"].shape[1])):
+                    yield twin, j, ics["step"], ics["l2"][:, j], ics["cos"][:, j]
+
+    fig = _stacked_layer_figure(snap, lang, "ics", t("title_ics", lang), (t("ax_l2", lang), t("ax_cos", lang)),
+                                names, series(), ("%{y:.3g}", "%{y:.3f}"))
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
     fig.update_yaxes(range=[-1.05, 1.05], row=2, col=1)
-    fig.update_xaxes(title_text=t("ax_step", lang), row=2, col=1)
     return fig
 
 
@@ -544,27 +556,17 @@ def nonlinearity_input_kind(snap: dict, twin: str) -> str:
 
 def drift_figure(snap: dict, lang: str = "en") -> go.Figure:
     """Mean and standard deviation of each layer's input to the nonlinearity over the probe batch."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[t("ax_mean", lang), t("ax_std", lang)])
-    style(fig, "drift", snap, title=t("title_drift", lang), height=520)
-    names = [layer_label(n, lang) for n in snap.get("layer_names", [])]
-    colors = layer_colors(len(names))
-    for twin in twin_names(snap):
-        probes = snap["twins"][twin]["probes"]
-        kind = nonlinearity_input_kind(snap, twin)
-        for i, layer in enumerate(probes["layers"]):
-            if kind not in layer or not len(probes["step"]):
-                continue
-            label = t("series_layer", lang, net=twin_label(twin, lang), layer=names[i])
-            fig.add_trace(line(probes["step"], layer[kind]["mean"], name=label, color=colors[i],
-                               dash=LAYER_DASH[twin], group=f"{twin}-{i}", hover="%{y:.3g}"), row=1, col=1)
-            fig.add_trace(line(probes["step"], layer[kind]["std"], name=label, color=colors[i],
-                               dash=LAYER_DASH[twin], group=f"{twin}-{i}", showlegend=False, hover="%{y:.3g}"),
-                          row=2, col=1)
-    if not fig.data:
-        add_note(fig, t("waiting_data", lang))
-    fig.update_xaxes(title_text=t("ax_step", lang), row=2, col=1)
-    return fig
+
+    def series():
+        for twin in twin_names(snap):
+            probes = snap["twins"][twin]["probes"]
+            kind = nonlinearity_input_kind(snap, twin)
+            for i, layer in enumerate(probes["layers"]):
+                if kind in layer and len(probes["step"]):
+                    yield twin, i, probes["step"], layer[kind]["mean"], layer[kind]["std"]
+
+    return _stacked_layer_figure(snap, lang, "drift", t("title_drift", lang), (t("ax_mean", lang), t("ax_std", lang)),
+                                 snap.get("layer_names", []), series(), ("%{y:.3g}", "%{y:.3g}"))
 
 
 # -- held-out digits with predictions ------------------------------------------------------------------------
