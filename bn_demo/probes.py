@@ -16,7 +16,6 @@ PAPER_PERCENTILES = (15, 50, 85)  # Ioffe & Szegedy Fig. 1
 N_BINS = 60
 SATURATION = 0.98  # sigmoid outside [0.02, 0.98] or |tanh| > 0.98: gradient below ~0.04
 KINDS = ("linear", "bn", "act")
-KIND_TITLES = {"linear": "linear output (pre-BN)", "bn": "BN output", "act": "activation output"}
 
 
 def choose_edges(kind: str, activation: str, samples: list[torch.Tensor]) -> np.ndarray:
