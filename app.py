@@ -9,18 +9,29 @@ from bn_demo.ui import controls, layout, state
 from bn_demo.ui.strings import t
 
 st.set_page_config(page_title="BatchNorm Lab", page_icon="🧪", layout="wide", initial_sidebar_state="expanded")
+# Streamlit's own "Stop" (top right, while a script runs) stops the page's script, not the training run, and
+# a script stopped before it has redrawn the page leaves the page blank (issue 8; see layout._on_start). It
+# has the run's Stop button's name, so a learner cannot tell them apart: hidden. (Style only: takes no space.)
+st.html("<style>[data-testid='stStatusWidget'] button {display: none}</style>")
 state.warm_up()
 runs = state.session_runs()
+state.take_run_link()  # `run=` names a run, not a setting: out before the link is read
 lang = controls.init_session()
 config, error = controls.sidebar(lang, lambda name: state.data_status(name, runs=runs))
 lang = st.session_state[controls.key("lang")]
 controls.sync_url(config, lang)
+state.link_run(runs)
 
 layout.header(lang)
 layout.link_warning(lang)
+layout.run_lost_notice(runs, lang)
 lab, concepts = st.tabs([t("tab_lab", lang), t("tab_concepts", lang)])
 with lab:
     layout.control_bar(runs, config, error, lang)
-    layout.live_view(runs, lang)
+    layout.replay_picker(lang)
+    if layout.replaying():
+        layout.replay_view(lang)
+    else:
+        layout.live_view(runs, lang)
 with concepts:
     layout.concepts(lang)

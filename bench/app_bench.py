@@ -12,7 +12,6 @@ a shared machine vary, so it reports what it saw rather than asserting.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket
@@ -26,10 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bn_demo import record as rec  # noqa: E402
 from bn_demo.config import PRESETS  # noqa: E402
 from bn_demo.runner import Runner  # noqa: E402
 from bn_demo.ui import figures  # noqa: E402
 from bn_demo.ui.params import to_params  # noqa: E402
+from bn_demo.ui.strings import t  # noqa: E402  (the page's English labels, so the bench follows them)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -61,11 +62,16 @@ def start_server(port: int, *extra_args: str, env: dict | None = None) -> subpro
     raise RuntimeError("streamlit did not become healthy within 60 s")
 
 
+def training_rate(record: dict) -> float:
+    """Training samples per second over the whole run, from its record."""
+    progress = record["progress"]
+    return progress["step"] * record["config"]["batch_size"] / progress["train_seconds"]
+
+
 def headless_rate(config) -> float:
     runner = Runner(config).start()
     runner.join()
-    p = runner.progress()
-    return runner.experiment.step * config.batch_size / p["train_seconds"]
+    return training_rate(runner.record())
 
 
 def browser_run(port: int, config, preset: str) -> dict:
@@ -79,24 +85,24 @@ def browser_run(port: int, config, preset: str) -> dict:
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: _count(frames, payload)))
         page.goto(f"http://127.0.0.1:{port}/?{query}")
         page.wait_for_selector("[data-testid='stApp']")
-        page.get_by_role("button", name="Start").wait_for()
+        page.get_by_role("button", name=t("start")).wait_for()
         time.sleep(WARM_UP_SECONDS)
         frames.update(bytes=0, count=0)
         t0 = time.perf_counter()
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name=t("start")).click()
         page.locator(".st-key-chart_loss .main-svg").first.wait_for(timeout=60_000)
         first_point = time.perf_counter() - t0
         t_first = time.perf_counter()
-        page.get_by_text("· finished").first.wait_for(timeout=600_000)
+        page.get_by_text(f"· {t('status_finished')}").first.wait_for(timeout=600_000)
         training_wall = time.perf_counter() - t_first
         traffic = dict(frames)
-        page.get_by_role("tab", name="Export & history").click()
+        page.get_by_role("tab", name=t("tab_downloads")).click()
         with page.expect_download() as info:
-            page.get_by_role("button", name="Metrics (JSON)").click()
-        result = json.loads(Path(info.value.path()).read_text())
+            page.get_by_role("button", name=t("download_json")).click()
+        result = rec.loads(Path(info.value.path()).read_text())
         exceptions = page.locator("[data-testid='stException']").count()
         browser.close()
-    return {"first_point_s": first_point, "rate": result["timing"]["samples_per_second"],
+    return {"first_point_s": first_point, "rate": training_rate(result),
             "training_wall_s": training_wall, "ws_bytes": traffic["bytes"], "ws_frames": traffic["count"],
             "exceptions": exceptions}
 
@@ -106,19 +112,19 @@ def _count(frames: dict, payload) -> None:
     frames["count"] += 1
 
 
-def refresh_sizes(snap: dict) -> dict[str, int]:
+def refresh_sizes(record: dict) -> dict[str, int]:
     """Figure JSON per chart tab as the page draws it with default controls (hidden tabs are lazy)."""
     layer, kind = 0, "bn"
     tabs = {
-        "Loss & accuracy": [figures.curves_figure(snap, "loss"), figures.curves_figure(snap, "acc")],
-        "Distributions": [figures.bands_figure(snap, layer, kind), figures.heatmap_figure(snap, layer, kind),
-                          figures.histogram_figure(snap, layer, kind, (0.0, 1.0))],
-        "BN paper view": [figures.paper_figure(snap, 0)],
-        "Gradients": [figures.grad_figure(snap), figures.inactive_figure(snap)],
-        "BN internals": [figures.gamma_beta_figure(snap), figures.bn_stats_figure(snap),
-                         figures.bn_accuracy_figure(snap)],
-        "Covariate shift": [figures.ics_figure(snap), figures.drift_figure(snap)],
-        "Predictions": [figures.gallery_figure(snap)],
+        "Loss & accuracy": [figures.curves_figure(record, "loss"), figures.curves_figure(record, "acc")],
+        "Distributions": [figures.bands_figure(record, layer, kind), figures.heatmap_figure(record, layer, kind),
+                          figures.histogram_figure(record, layer, kind, (0.0, 1.0))],
+        "BN paper view": [figures.paper_figure(record, 0)],
+        "Gradients": [figures.grad_figure(record), figures.inactive_figure(record)],
+        "BN internals": [figures.gamma_beta_figure(record), figures.bn_stats_figure(record),
+                         figures.bn_accuracy_figure(record)],
+        "Covariate shift": [figures.ics_figure(record), figures.drift_figure(record)],
+        "Predictions": [figures.gallery_figure(record)],
     }
     return {name: sum(len(fig.to_json()) for fig in figs) for name, figs in tabs.items()}
 
@@ -150,10 +156,10 @@ def main() -> int:
 
     runner = Runner(big).start()
     runner.join()
-    sizes = refresh_sizes(runner.snapshot())
+    sizes = refresh_sizes(runner.record())
     tutorial_runner = Runner(config).start()
     tutorial_runner.join()
-    tutorial_sizes = refresh_sizes(tutorial_runner.snapshot())
+    tutorial_sizes = refresh_sizes(tutorial_runner.record())
 
     head = statistics.median(headless)
     with_browser = statistics.median(r["rate"] for r in runs)

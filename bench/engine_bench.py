@@ -150,7 +150,7 @@ def eval_vs_epoch(ds, batch: int) -> tuple[float, float]:
 
 def stop_latency(ds) -> float:
     runner = Runner(PRESETS["tutorial"].config(), dataset=ds).start()
-    while runner.progress()["step"] < 200:
+    while runner.record()["progress"]["step"] < 200:
         time.sleep(0.01)
     t0 = time.perf_counter()
     runner.stop()

@@ -1,18 +1,28 @@
 """Classroom load: N browser sessions on one server, each starting a run.
 
     python bench/load_bench.py [--sessions 10] [--epochs 3]
+    python bench/load_bench.py --adversarial [--pause-grace 10] [--run-seconds 20] [--run-work 5e10]
 
 Starts `streamlit run app.py` on a free loopback port, opens N sessions in headless Chromium (one
 browser context each, i.e. separate Streamlit sessions), presses Start in each (offline digits,
 compare mode), and reports: runs completed and how many waited in the queue, health-endpoint
 latency p50/p99 while they train, and the server's thread count and resident memory before, during
 and after all sessions close. Loopback only; every loop is bounded in count and time.
+
+--adversarial: 8 tabs where one pauses its run, one asks for the sidebar's maximum by link, one uses
+the slowest pace, one mashes Start/Stop, and the other four start short runs after them (the
+adversaries got there first: the worst case). The server gets a short pause grace and run budgets
+(BN_DEMO_PAUSE_GRACE, BN_DEMO_MAX_RUN_SECONDS, BN_DEMO_MAX_RUN_WORK) so it ends in a few minutes; on a
+server without those features the long runs simply hold their slot and the report says so. Reports
+whether each short run started within (pause grace + one run's time budget), the health p99 (< 1 s),
+and resident memory after every tab closed against the level after a warm-up run (within 10 %).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import threading
@@ -82,7 +92,20 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=10, help="digits epochs per run (44 steps each)")
     parser.add_argument("--timeout", type=float, default=900, help="give up waiting for the runs after this")
+    parser.add_argument("--adversarial", action="store_true", help="the 8-tab adversarial mix instead (see above)")
+    parser.add_argument("--pause-grace", type=float, default=10.0, help="adversarial: BN_DEMO_PAUSE_GRACE, s")
+    parser.add_argument("--run-seconds", type=float, default=20.0, help="adversarial: BN_DEMO_MAX_RUN_SECONDS")
+    parser.add_argument("--run-work", type=float, default=5e10,
+                        help="adversarial: BN_DEMO_MAX_RUN_WORK (steps × batch × parameters)")
+    parser.add_argument("--short-steps", type=int, default=300, help="adversarial: steps of each short run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="adversarial: repeat the mix; memory that grows round after round is a leak, a level it keeps is not")
+    parser.add_argument("--slots", type=int, default=None, help="BN_DEMO_MAX_RUNS for the server (default: its own)")
     args = parser.parse_args()
+    if args.slots:
+        os.environ["BN_DEMO_MAX_RUNS"] = str(args.slots)
+    if args.adversarial:
+        return adversarial(args)
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -171,6 +194,201 @@ def main() -> int:
         print(f"| {name} | {threads} | {rss:.0f} |")
     return 0 if len(done) == args.sessions else 1
 
+
+# -- the adversarial mix ------------------------------------------------------------------------------------
+
+# The sidebar's own maximum (depth 12, width 512, batch 1024, 10^6 steps), asked for by link.
+MAX_LINK = "dataset=digits&depth=12&width=512&batch_size=1024&steps=1000000"
+SLOW_LINK = "dataset=digits&pace=0.5&steps=100000"  # the slowest pace the page offers
+LONG_LINK = "dataset=digits&steps=1000000"
+STEP_RE = re.compile(r"Step [\d,]+ /")
+SETTLED_RSS = 0.10  # resident memory after every tab closed: within 10 % of the post-warm-up level
+
+
+def _status_text(page) -> str:
+    """The live view's text (the progress label is in the DOM, not always in innerText)."""
+    try:
+        return page.evaluate("() => document.querySelector(\"[data-testid='stMain']\")?.textContent || ''")
+    except Exception:  # a page mid-navigation or closed
+        return ""
+
+
+def _started(text: str) -> bool:
+    """The run holds a training slot (or has already ended): past the queue."""
+    return "Queued" not in text and bool(STEP_RE.search(text) or "Preparing" in text)
+
+
+def _final_state(page) -> str:
+    """The run's state word from its progress line ("Step … · finished"), with the reason of a budget stop."""
+    text = _status_text(page)
+    try:
+        line = page.evaluate("() => document.querySelector(\"[data-testid='stProgress']\")?.textContent || ''")
+    except Exception:
+        line = ""
+    state = line.rsplit("· ", 1)[-1].strip() if STEP_RE.search(line) else \
+        "queued" if "Queued" in text else (" ".join(line.split())[:60] or "—")
+    if "its training slot went back" in text:
+        state += " (slot given back)"
+    elif "may train for at most" in text:
+        state += " (time budget)"
+    elif "a run of this size" in text:
+        state += " (work budget)"
+    return state
+
+
+def _quick_click(locator, timeout_ms: float = 250) -> bool:
+    try:
+        locator.click(timeout=timeout_ms)
+        return True
+    except Exception:  # disabled for the moment, or redrawn: the click is lost, as a person's would be
+        return False
+
+
+def _wait_settled_rss(pid: int, target: float, limit_seconds: float) -> tuple[float, float]:
+    """Poll resident memory until within SETTLED_RSS of target (closed sessions are released after the
+    disconnected-session TTL and the reaper); returns (seconds waited, MiB)."""
+    t0 = time.monotonic()
+    rss = proc_stats(pid)[1]
+    while time.monotonic() - t0 < limit_seconds:
+        rss = proc_stats(pid)[1]
+        if rss <= target * (1 + SETTLED_RSS):
+            break
+        time.sleep(1)
+    return time.monotonic() - t0, rss
+
+
+def _adversarial_round(browser, base: str, args, bound: float, short_link: str) -> dict:
+    """Open the 8 tabs, start the adversaries, then the short runs; close every tab when the short runs
+    have left the queue (or the time is up)."""
+    probe = HealthProbe(base)
+    probe.start()
+    sampler = ProcSampler(args.server_pid)
+    sampler.start()
+    roles = [("pauses", LONG_LINK), ("sidebar maximum by link", MAX_LINK), ("slowest pace (0.5 steps/s)", SLOW_LINK),
+             ("mashes Start/Stop", LONG_LINK)] + [("short run", short_link)] * 4
+    tabs: list[dict] = []
+    try:
+        for role, link in roles:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            page.goto(f"{base}/?{link}")
+            page.get_by_role("button", name="Start").first.wait_for(timeout=60_000)
+            tabs.append({"role": role, "link": link, "ctx": ctx, "page": page, "clicked": None, "started": None})
+        t0 = time.monotonic()
+        # The adversaries first. The pausing tab pauses once its run trains and keeps its slot for the grace.
+        pauser, spammer, normal = tabs[0], tabs[3], tabs[4:]
+        pauser["page"].get_by_role("button", name="Start").first.click(timeout=10_000)
+        pauser["clicked"] = time.monotonic()
+        deadline = time.monotonic() + 60
+        while not STEP_RE.search(_status_text(pauser["page"])) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        pauser["started"] = time.monotonic()
+        pauser["page"].get_by_role("button", name="Pause").first.click(timeout=10_000)
+        for tab in tabs[1:3]:
+            tab["page"].get_by_role("button", name="Start").first.click(timeout=10_000)
+            tab["clicked"] = time.monotonic()
+        spam_buttons = (spammer["page"].get_by_role("button", name="Start").first,
+                        spammer["page"].locator(".st-key-btn_stop button").first)
+        for tab in normal:  # then the class presses Start
+            tab["page"].get_by_role("button", name="Start").first.click(timeout=10_000)
+            tab["clicked"] = time.monotonic()
+        spam_clicks = tries = 0
+        deadline = time.monotonic() + min(args.timeout, 4 * bound + 120)  # bounded even without budgets
+        while time.monotonic() < deadline:
+            # The spammer clicks on and on: Start, Stop, Start, ... (each waits at most 250 ms for its button).
+            spam_clicks += _quick_click(spam_buttons[tries % 2])
+            tries += 1
+            for tab in tabs[1:3] + normal:
+                if tab["started"] is None and _started(_status_text(tab["page"])):
+                    tab["started"] = time.monotonic()
+            if all(tab["started"] is not None for tab in normal):
+                break
+            time.sleep(0.2)
+        for tab in tabs:
+            tab["final"] = _final_state(tab["page"])
+        elapsed = time.monotonic() - t0
+    finally:
+        sampler.halt.set()
+        probe.halt.set()
+        for tab in tabs:
+            tab["ctx"].close()
+    return {"tabs": tabs, "normal": normal, "spam": (spam_clicks, tries), "elapsed": elapsed, "probe": probe,
+            "sampler": sampler}
+
+
+def adversarial(args) -> int:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    limits = {"BN_DEMO_PAUSE_GRACE": f"{args.pause_grace:g}", "BN_DEMO_MAX_RUN_SECONDS": f"{args.run_seconds:g}",
+              "BN_DEMO_MAX_RUN_WORK": f"{args.run_work:g}"}
+    env = {**os.environ, "BN_DEMO_IDLE_TIMEOUT": str(IDLE_TIMEOUT), **limits}
+    server = start_server(port, "--server.disconnectedSessionTTL", str(SESSION_TTL), env=env)
+    args.server_pid = server.pid
+    bound = args.pause_grace + args.run_seconds  # pause grace + one run's time (its wall-time budget)
+    short_link = f"dataset=digits&steps={args.short_steps}"
+    rows, rounds = [], []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # Warm-up: one short run, so the baseline includes torch's and the app's one-time costs.
+            warm = browser.new_context()
+            page = warm.new_page()
+            page.goto(f"{base}/?{short_link}")
+            page.get_by_role("button", name="Start").first.click(timeout=60_000)
+            deadline = time.monotonic() + 120
+            while "· finished" not in _status_text(page) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            warm.close()
+            time.sleep(SESSION_TTL + 5)
+            baseline_rss = proc_stats(server.pid)[1]
+            rows.append(("after warm-up", *proc_stats(server.pid)))
+            for k in range(args.rounds):
+                result = _adversarial_round(browser, base, args, bound, short_link)
+                rows.append((f"round {k + 1}: during (peak)", result["sampler"].peak_threads, result["sampler"].peak_rss))
+                t_closed = time.monotonic()
+                result["settle"], result["rss"] = _wait_settled_rss(server.pid, baseline_rss,
+                                                                    SESSION_TTL + IDLE_TIMEOUT + 90)
+                rows.append((f"round {k + 1}: after every tab closed (+{time.monotonic() - t_closed:.0f} s)",
+                             proc_stats(server.pid)[0], result["rss"]))
+                rounds.append(result)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(20)
+
+    print(f"adversarial mix: 8 tabs on one server, {os.cpu_count()} cores, slots: "
+          f"{os.environ.get('BN_DEMO_MAX_RUNS') or 'default (cores − 1)'}; "
+          + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    ok = True
+    for k, result in enumerate(rounds):
+        tabs, normal, probe = result["tabs"], result["normal"], result["probe"]
+        print(f"\n**Round {k + 1}** ({result['elapsed']:.0f} s; spam clicks that landed: {result['spam'][0]} of "
+              f"{result['spam'][1]})\n\n| tab | link | Start → out of the queue | state at the end |\n|---|---|---:|---|")
+        for tab in tabs:
+            wait = f"{tab['started'] - tab['clicked']:.1f} s" if tab["started"] and tab["clicked"] else "—"
+            print(f"| {tab['role']} | `?{tab['link']}` | {wait} | {tab.get('final', '—')} |")
+        waits = [tab["started"] - tab["clicked"] if tab["started"] else None for tab in normal]
+        on_time = sum(1 for w in waits if w is not None and w <= bound)
+        worst = max((w for w in waits if w is not None), default=float("nan"))
+        lat = probe.latencies
+        p99 = pct(lat, 99)
+        change = result["rss"] / baseline_rss - 1
+        print("\n| check | measured | goal | |\n|---|---|---|---|")
+        print(f"| short runs out of the queue in time | {on_time}/{len(normal)}, slowest {worst:.1f} s"
+              + (f" ({sum(w is None for w in waits)} never)" if None in waits else "")
+              + f" | ≤ pause grace + one run's time = {bound:g} s | {'pass' if on_time == len(normal) else 'FAIL'} |")
+        print(f"| health endpoint p99 | {1000 * p99:.0f} ms (p50 {1000 * pct(lat, 50):.0f} ms, {len(lat)} requests, "
+              f"{probe.failures} failures) | < 1000 ms | {'pass' if p99 < 1 and not probe.failures else 'FAIL'} |")
+        print(f"| resident memory after every tab closed | {result['rss']:.0f} MiB vs {baseline_rss:.0f} MiB after "
+              f"warm-up ({100 * change:+.1f} %, after {result['settle']:.0f} s) | within {100 * SETTLED_RSS:.0f} % | "
+              f"{'pass' if abs(change) <= SETTLED_RSS else 'FAIL'} |")
+        ok = ok and on_time == len(normal) and p99 < 1 and not probe.failures and abs(change) <= SETTLED_RSS
+    print("\n| server process | threads | resident MiB |\n|---|---:|---:|")
+    for name, threads, mib in rows:
+        print(f"| {name} | {threads} | {mib:.0f} |")
+    return 0 if ok else 1
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 DATASETS = ("mnist", "fashion-mnist", "digits")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -24,42 +25,124 @@ MAX_STEPS = 1_000_000
 MAX_LAYERS = 12
 MAX_WIDTH = 2048
 MAX_BATCH = 8192
+# Slow motion goes no slower than this: a slower pace holds a training slot for days, and a tiny one
+# overflows the wait between steps (pace 1e-300 gave "OverflowError: timestamp out of range").
+MIN_PACE = 0.5  # steps per second; 0 means full speed
+MAX_PACE = 1e6
+SHOWN_CHARS = 80  # a value echoed in a message is cut to this many characters
+
+
+class Bounds(NamedTuple):
+    low: float
+    high: float
+
+
+# The page's limits, tighter than the engine's: the sidebar's widgets offer exactly these ranges, and a
+# shared link is held to them too, so no link asks a classroom server for more than the page's own
+# controls. The CLI (the server's operator) keeps the engine's wider limits above.
+PAGE_LIMITS = {
+    "depth": Bounds(1, MAX_LAYERS),
+    "width": Bounds(1, 512),
+    "batch_size": Bounds(1, 1024),
+    "epochs": Bounds(0, MAX_EPOCHS),
+    "steps": Bounds(0, MAX_STEPS),
+    "pace": Bounds(MIN_PACE, 100.0),  # besides 0 = full speed
+}
+
+
+# The rules a setting can break, each with the facts its words need. A ConfigError carries one code and
+# its facts, never a sentence: every reader phrases it (the page and the CLI through
+# bn_demo/ui/strings.py `config_problem`, which has words for each code in English and Korean).
+RULES = {
+    "choice": ("options",),  # one of the options (codes)
+    "integer": (),  # not an integer (a link's text)
+    "number": (),  # not a number (a link's text)
+    "integer_range": ("low", "high"),
+    "number_range": ("low", "high", "low_open"),  # [low, high], or (low, high] when low_open
+    "pace_range": ("low", "high"),  # 0 (full speed), or low to high steps per second
+    "bn_batch_one": (),  # a batch of one with BatchNorm
+    "no_steps": (),  # zero epochs and zero steps
+    "batch_over_split": ("n_train",),  # a batch larger than the training split
+    "hidden_format": (),  # --hidden is not comma-separated integers
+    "layers_range": ("low", "high"),  # how many hidden layers
+    "width_range": ("low", "high"),  # each hidden layer's width
+    "unknown_setting": ("known",),  # a key that is no RunConfig field
+    "unknown_parameter": (),  # a link parameter that is no setting of the page
+    "device_absent": ("devices",),  # a device this machine lacks
+}
 
 
 class ConfigError(ValueError):
-    """An invalid setting. `field` names the offending field so a UI can point at it."""
+    """An invalid setting, as data: `field` (the setting a UI points at), `value` (as given), `code`
+    (the rule broken, one of RULES) and `facts` (that rule's numbers and options). `conflict` names
+    the other setting a combination rule involves, when the offending value is fine alone."""
 
-    def __init__(self, field_name: str, value, allowed: str):
+    def __init__(self, field_name: str, value, code: str, conflict: str = "", **facts):
         self.field = field_name
         self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field_name}={value!r} is not allowed: {allowed}")
+        self.code = code
+        self.conflict = conflict
+        self.facts = facts
+        super().__init__(field_name, value, code)
+
+    def __str__(self) -> str:
+        # A short English line for logs and tracebacks; readers phrase the error themselves.
+        try:
+            from .ui.strings import allowed_text  # plain functions, no Streamlit
+
+            allowed = allowed_text(self.code, self.facts)
+        except (ImportError, KeyError, IndexError, ValueError):  # never hide the error behind another
+            allowed = f"{self.code} {self.facts}"
+        return f"{self.field}={shorten(repr(self.value))} is not allowed: {allowed}"
+
+    def as_dict(self) -> dict:
+        """JSON-ready: field, value (cut to SHOWN_CHARS when it is not a plain number or string),
+        code, facts (tuples as lists), conflict."""
+        value = self.value if isinstance(self.value, (int, float, str, type(None))) else shorten(repr(self.value))
+        facts = {k: list(v) if isinstance(v, tuple) else v for k, v in self.facts.items()}
+        return {"field": self.field, "value": value, "code": self.code, "facts": facts, "conflict": self.conflict}
+
+
+def shorten(text, limit: int = SHOWN_CHARS) -> str:
+    """One line of at most `limit` characters: an echoed value (a 1,000-layer --hidden, a 100 KB link
+    parameter) must not flood a message."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _setting(default, page: str | None = None, choices: tuple[str, ...] | None = None):
+    """A RunConfig field and where it appears. Every field is a CLI flag (CLI_FLAGS); `page` is
+    "widget" for a sidebar control that is also a link parameter, "link" for a link parameter only,
+    None for neither; `choices` are the allowed codes of a choice field (checked by validate())."""
+    return field(default=default, metadata={"page": page, "choices": choices})
 
 
 @dataclass
 class RunConfig:
-    dataset: str = "mnist"
-    hidden: tuple[int, ...] = (32, 32)
-    activation: str = "relu"
-    bn_placement: str = "before"
-    bn_momentum: float = 0.1  # PyTorch convention: running = (1-m)·running + m·batch
-    bn_eps: float = 1e-5
-    optimizer: str = "adam"
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 10
-    steps: int = 0  # > 0 overrides epochs: train exactly this many steps
-    init: str = "default"
-    init_std: float = 0.01  # used when init == "gaussian"
-    seed: int = 1
-    device: str = "auto"
-    model: str = "both"
-    probe_every: int = 0  # 0 = automatic (about 100 probes per run)
-    probe_size: int = 512
-    ics_every: int = 0  # 0 = automatic (every 5th probe); Santurkar ICS costs extra passes
-    eval_every: int = 0  # 0 = automatic (about 50 evaluations per run, plus every epoch end)
-    pace: float = 0.0  # max training steps per second; 0 = full speed (slow motion for a class)
+    # The one declaration of the settings: the sidebar's widgets (ui/controls.py), the link's parameters
+    # (ui/params.py) and the CLI's flags (CLI_FLAGS) are all derived from these fields and their metadata.
+    dataset: str = _setting("mnist", "widget", DATASETS)
+    hidden: tuple[int, ...] = _setting((32, 32), "widget")  # the page: depth and width sliders
+    activation: str = _setting("relu", "widget", ACTIVATIONS)
+    bn_placement: str = _setting("before", "widget", BN_PLACEMENTS)
+    bn_momentum: float = _setting(0.1, "widget")  # PyTorch convention: running = (1-m)·running + m·batch
+    bn_eps: float = _setting(1e-5)
+    optimizer: str = _setting("adam", "widget", OPTIMIZERS)
+    lr: float = _setting(0.01, "widget")
+    weight_decay: float = _setting(0.0, "link")
+    batch_size: int = _setting(32, "widget")
+    epochs: int = _setting(10, "widget")
+    steps: int = _setting(0, "widget")  # > 0 overrides epochs: train exactly this many steps
+    init: str = _setting("default", "widget", INITS)
+    init_std: float = _setting(0.01, "widget")  # used when init == "gaussian"
+    seed: int = _setting(1, "widget")
+    device: str = _setting("auto", "widget", DEVICES)
+    model: str = _setting("both", "widget", MODELS)
+    probe_every: int = _setting(0)  # 0 = automatic (about 100 probes per run)
+    probe_size: int = _setting(512)
+    ics_every: int = _setting(0)  # 0 = automatic (every 5th probe); Santurkar ICS costs extra passes
+    eval_every: int = _setting(0)  # 0 = automatic (about 50 evaluations per run, plus every epoch end)
+    pace: float = _setting(0.0, "widget")  # max training steps per second; 0 = full speed (slow motion for a class)
 
     def __post_init__(self):
         if isinstance(self.hidden, str):
@@ -69,35 +152,27 @@ class RunConfig:
     # -- validation ---------------------------------------------------------------------------
     def validate(self) -> RunConfig:
         """Raise ConfigError naming the first bad field; return self so calls chain."""
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("bn_placement", self.bn_placement, BN_PLACEMENTS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("init", self.init, INITS)
-        _choice("device", self.device, DEVICES)
-        _choice("model", self.model, MODELS)
+        for f in fields(self):
+            if f.metadata["choices"]:
+                _choice(f.name, getattr(self, f.name), f.metadata["choices"])
         if not self.hidden or len(self.hidden) > MAX_LAYERS:
-            raise ConfigError("hidden", self.hidden, f"1 to {MAX_LAYERS} hidden layers, e.g. 32,32")
+            raise ConfigError("hidden", self.hidden, "layers_range", low=1, high=MAX_LAYERS)
         for width in self.hidden:
             if not _is_int(width) or not 1 <= width <= MAX_WIDTH:
-                raise ConfigError("hidden", self.hidden, f"each width an integer from 1 to {MAX_WIDTH:,}")
-        _number("lr", self.lr, low=0, low_open=True, high=10, why="a learning rate in (0, 10]")
-        _number("weight_decay", self.weight_decay, low=0, high=1, why="a weight decay in [0, 1]")
-        _number("bn_momentum", self.bn_momentum, low=0, high=1, why="a BN momentum in [0, 1]")
-        _number("bn_eps", self.bn_eps, low=0, low_open=True, high=1, why="a BN epsilon in (0, 1]")
-        _number("init_std", self.init_std, low=0, low_open=True, high=100, why="a σ in (0, 100]")
-        _number("pace", self.pace, low=0, high=1e6, why="steps per second ≥ 0 (0 = full speed)")
+                raise ConfigError("hidden", self.hidden, "width_range", low=1, high=MAX_WIDTH)
+        _number("lr", self.lr, low=0, low_open=True, high=10)
+        _number("weight_decay", self.weight_decay, low=0, high=1)
+        _number("bn_momentum", self.bn_momentum, low=0, high=1)
+        _number("bn_eps", self.bn_eps, low=0, low_open=True, high=1)
+        _number("init_std", self.init_std, low=0, low_open=True, high=100)
+        _pace(self.pace, MAX_PACE)
         _integer("batch_size", self.batch_size, 1, MAX_BATCH)
         if self.batch_size == 1 and self.model in ("both", "bn"):
-            raise ConfigError(
-                "batch_size", 1,
-                "at least 2 with BatchNorm: a batch of one has no variance to normalise by "
-                "(choose model 'plain' for batch size 1)",
-            )
+            raise ConfigError("batch_size", 1, "bn_batch_one", conflict="model")
         _integer("epochs", self.epochs, 0, MAX_EPOCHS)
         _integer("steps", self.steps, 0, MAX_STEPS)
         if self.steps == 0 and self.epochs == 0:
-            raise ConfigError("epochs", 0, "at least 1 epoch, or a step count > 0: zero steps trains nothing")
+            raise ConfigError("epochs", 0, "no_steps", conflict="steps")
         _integer("seed", self.seed, 0, 2**31 - 1)
         _integer("probe_every", self.probe_every, 0, MAX_STEPS)
         _integer("probe_size", self.probe_size, 2, 4096)
@@ -138,11 +213,29 @@ class RunConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ConfigError(unknown[0], data[unknown[0]], f"a known setting ({', '.join(sorted(names))})")
+            raise ConfigError(unknown[0], data[unknown[0]], "unknown_setting", known=tuple(sorted(names)))
         return cls(**data)
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+    def check_page_limits(self) -> RunConfig:
+        """Raise ConfigError for a setting beyond the page's limits (PAGE_LIMITS). Called before
+        validate(), so that a value beyond both is refused with the page's range, not the engine's."""
+        values = {"depth": len(self.hidden), "width": max(self.hidden), "batch_size": self.batch_size,
+                  "epochs": self.epochs, "steps": self.steps}
+        for name, value in values.items():
+            _integer(name, value, *PAGE_LIMITS[name])
+        _pace(self.pace, PAGE_LIMITS["pace"].high)
+        return self
+
+    def check_training_split(self, data_dir=None) -> RunConfig:
+        """Raise ConfigError when a batch is larger than the dataset's training split: checked before a
+        run starts, from the files on disk, without loading them."""
+        n_train = training_split_size(self.dataset, data_dir)
+        if n_train is not None and self.batch_size > n_train:
+            raise ConfigError("batch_size", self.batch_size, "batch_over_split", conflict="dataset", n_train=n_train)
+        return self
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -150,31 +243,95 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
     except ValueError:
-        raise ConfigError("hidden", text, "comma-separated integers, e.g. 32,32") from None
+        raise ConfigError("hidden", text, "hidden_format") from None
     if not widths:
-        raise ConfigError("hidden", text, "comma-separated integers, e.g. 32,32")
+        raise ConfigError("hidden", text, "hidden_format")
     return widths
+
+
+# -- where the settings appear (derived from RunConfig's fields, declared once above) ------------------
+
+WIDGET_FIELDS = tuple(f.name for f in fields(RunConfig) if f.metadata["page"] == "widget")  # the sidebar
+LINK_FIELDS = tuple(f.name for f in fields(RunConfig) if f.metadata["page"] in ("widget", "link"))  # a link
+
+
+class Flag(NamedTuple):
+    """One CLI flag per RunConfig field: argparse's `flag`, `type` and `choices` (None: free)."""
+
+    name: str  # the RunConfig field (argparse's dest)
+    flag: str  # e.g. "--bn-momentum"
+    type: object  # int, float, str, or parse_hidden for the hidden widths
+    choices: tuple[str, ...] | None
+
+
+_FLAG_TYPES = {"str": str, "int": int, "float": float, "tuple[int, ...]": parse_hidden}
+CLI_FLAGS = tuple(Flag(f.name, "--" + f.name.replace("_", "-"), _FLAG_TYPES[str(f.type)], f.metadata["choices"])
+                  for f in fields(RunConfig))
+
+
+DIGITS_EXAMPLES = 1797  # scikit-learn's bundled 8×8 digits (a fixed set)
+
+
+def training_split_size(dataset: str, data_dir=None) -> int | None:
+    """How many training examples bn_demo/data.py will give a run on `dataset` (the same rules as its
+    loaders; tests keep the two in step), from IDX headers alone. None when the files cannot tell:
+    the loader then explains what is wrong with them."""
+    from . import data  # torch comes with it: only when a size is asked for
+
+    if dataset == data.OFFLINE_DATASET:
+        return DIGITS_EXAMPLES - round(DIGITS_EXAMPLES * data.DIGITS_TEST_FRACTION)
+    state = data.dataset_state(dataset, data_dir)
+    if state == "missing":  # downloaded on Start: the full training split
+        return data.IDX_FILES["train"][2]
+    raw = data.raw_folder(dataset, data.resolve_data_dir(data_dir))
+    count = _idx_count(raw / data.IDX_FILES["train" if state == "cached" else "test"][1])
+    if count is None or state == "cached":
+        return count
+    return min(data.TEST_ONLY_TRAIN, count - count // 5)  # test split only: most of it trains
+
+
+def _idx_count(path) -> int | None:
+    """The item count in an IDX label file's header (magic 0x00000801, then a big-endian count)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(8)
+    except OSError:
+        return None
+    if len(header) < 8 or header[:4] != b"\x00\x00\x08\x01":
+        return None
+    return int.from_bytes(header[4:], "big")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ConfigError(name, value, "one of " + ", ".join(allowed))
+def _choice(name, value, options):
+    if not isinstance(value, str) or value not in options:
+        raise ConfigError(name, value, "choice", options=tuple(options))
 
 
 def _integer(name, value, low, high):
     if not _is_int(value) or not low <= value <= high:
-        raise ConfigError(name, value, f"an integer from {low:,} to {high:,}")
+        raise ConfigError(name, value, "integer_range", low=low, high=high)
 
 
-def _number(name, value, *, low, high, why, low_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _number(name, value, *, low, high, low_open=False):
+    ok = _is_number(value) and math.isfinite(value)
     ok = ok and (value > low if low_open else value >= low) and value <= high
     if not ok:
-        raise ConfigError(name, value, why)
+        raise ConfigError(name, value, "number_range", low=low, high=high, low_open=low_open)
+
+
+def _pace(value, high):
+    """0 (full speed), or MIN_PACE to `high` steps per second."""
+    if not (_is_number(value) and value == 0) and not (
+            _is_number(value) and math.isfinite(value) and MIN_PACE <= value <= high):
+        raise ConfigError("pace", value, "pace_range", low=MIN_PACE, high=high)
 
 
 # -- presets --------------------------------------------------------------------------------------
@@ -182,8 +339,10 @@ def _number(name, value, *, low, high, why, low_open=False):
 
 @dataclass(frozen=True)
 class Preset:
+    """A named set of changes to RunConfig's defaults. What it shows is said by its readers (the
+    page's words: bn_demo/ui/strings.py `preset_summary`)."""
+
     name: str
-    summary: str  # one line: what it shows and what to look for
     changes: dict = field(default_factory=dict)
 
     def config(self, **overrides) -> RunConfig:
@@ -193,41 +352,20 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        Preset(
-            "tutorial",
-            "The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, seed 1 — "
-            "both twins learn; BN gets there a little faster.",
-            {},
-        ),
-        Preset(
-            "ioffe2015",
-            "BN paper §4.1 (Fig. 1): 3×100 sigmoid, Gaussian init σ 0.1, SGD lr 0.1, batch 60, 50,000 steps — "
-            "the plain net stalls, then learns while its sigmoid inputs drift and widen; BN learns at once "
-            "and its band stays put.",
-            # The paper gives no σ, optimizer or lr for MNIST. Measured on MNIST (bench/results/reproduce.md):
-            # at lr 0.5 the plain net learns about as fast as BN and its band drifts little more; at lr 0.05
-            # or σ 0.05 it is still below 20% after 1,000 steps; with Adam BN's band drifts more than the
-            # plain one's. SGD lr 0.1, σ 0.1 shows both halves of Fig. 1.
-            dict(hidden=(100, 100, 100), activation="sigmoid", init="gaussian", init_std=0.1,
-                 optimizer="sgd", lr=0.1, batch_size=60, steps=50_000),
-        ),
-        Preset(
-            "high-lr",
-            "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance (loss 2.30), "
-            "while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
-            dict(hidden=(64, 64, 64), optimizer="sgd", lr=2.0, epochs=3),
-        ),
-        Preset(
-            "bad-init",
-            "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients shrink layer "
-            "by layer and it never leaves chance; BN rescales every layer and learns at once.",
-            dict(hidden=(64, 64, 64), init="gaussian", init_std=0.001, optimizer="sgd", lr=0.1, epochs=3),
-        ),
-        Preset(
-            "deep-sigmoid",
-            "Eight sigmoid layers: gradients vanish on the way down and the plain net barely moves; "
-            "BN keeps every layer's gradient alive.",
-            dict(hidden=(64,) * 8, activation="sigmoid", optimizer="sgd", lr=0.1, epochs=3),
-        ),
+        # The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, seed 1.
+        Preset("tutorial", {}),
+        # BN paper §4.1 (Fig. 1). The paper gives no σ, optimizer or lr for MNIST. Measured on MNIST
+        # (docs/reproduce.md, "Choosing the preset"): at lr 0.5 the plain net learns about as fast as BN
+        # and its band drifts little more; at lr 0.05 or σ 0.05 it is still below 20% after 1,000 steps;
+        # with Adam BN's band drifts more than the plain one's. SGD lr 0.1, σ 0.1 shows both halves of Fig. 1.
+        Preset("ioffe2015", dict(hidden=(100, 100, 100), activation="sigmoid", init="gaussian", init_std=0.1,
+                                 optimizer="sgd", lr=0.1, batch_size=60, steps=50_000)),
+        # lr 2 is too high for the plain net: its ReLUs die; the BN twin learns.
+        Preset("high-lr", dict(hidden=(64, 64, 64), optimizer="sgd", lr=2.0, epochs=3)),
+        # σ = 0.001: the plain net's signal and gradients shrink layer by layer; BN rescales them.
+        Preset("bad-init", dict(hidden=(64, 64, 64), init="gaussian", init_std=0.001, optimizer="sgd", lr=0.1,
+                                epochs=3)),
+        # Eight sigmoid layers: gradients vanish on the way down without BN.
+        Preset("deep-sigmoid", dict(hidden=(64,) * 8, activation="sigmoid", optimizer="sgd", lr=0.1, epochs=3)),
     ]
 }

@@ -8,6 +8,7 @@ loop slices these tensors directly: no per-sample PIL transform, no DataLoader.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+log = logging.getLogger(__name__)
 DATA_DIR_ENV = "BN_DEMO_DATA_DIR"
 OFFLINE_DATASET = "digits"
 DIGITS_SPLIT_SEED = 0  # fixed: the digits train/held-out split never changes between runs
 DIGITS_TEST_FRACTION = 0.2
 TEST_ONLY_TRAIN = 8_000  # when only MNIST's test split is on disk: first 8,000 train, rest held out
 
-# name -> (torchvision class name = folder under the data dir, display name, class labels)
+# name -> (torchvision class name = folder under the data dir, class labels)
 TORCHVISION_SETS = {
-    "mnist": ("MNIST", "MNIST", [str(d) for d in range(10)]),
+    "mnist": ("MNIST", [str(d) for d in range(10)]),
     "fashion-mnist": (
         "FashionMNIST",
-        "Fashion-MNIST",
         ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
     ),
 }
@@ -37,41 +38,54 @@ IDX_FILES = {
 
 
 class DataUnavailable(RuntimeError):
-    """A dataset could not be had. The message says what failed, where, what is expected, and
-    that the offline dataset works; `fallback` names that dataset for callers that fall back."""
+    """A dataset could not be had, as data: `dataset`, a `problem` code and its facts (`file`, counts),
+    plus `detail` (a download error's own words, path-free) for a "technical detail" view. Readers
+    phrase it (ui/strings.py `data_problem`); `fallback` names the dataset that works offline."""
 
     fallback = OFFLINE_DATASET
+    PROBLEMS = ("download_failed", "not_on_disk", "file_missing", "md5_mismatch", "unreadable", "too_few_images",
+                "wrong_shape", "count_mismatch", "labels_out_of_range")
+
+    def __init__(self, dataset: str, problem: str, detail: str = "", **facts):
+        self.dataset, self.problem, self.detail, self.facts = dataset, problem, detail, facts
+        super().__init__(f"{dataset}: {problem}" + (f" ({detail})" if detail else ""))
+
+    def as_error(self) -> dict:
+        """The run record's `error` entry."""
+        return {"code": "data_unavailable", "dataset": self.dataset, "problem": self.problem, "detail": self.detail,
+                **self.facts}
 
 
 @dataclass
 class Dataset:
     name: str  # config name: mnist, fashion-mnist, digits
-    title: str  # for people: "MNIST"
     train_x: torch.Tensor  # (n, features) float32 in [0, 1], on the training device
     train_y: torch.Tensor  # (n,) int64
     test_x: torch.Tensor
     test_y: torch.Tensor
-    train_split: str  # what the training split really is, e.g. "MNIST train (60,000)"
-    test_split: str  # what the held-out split really is
+    # Which rows of which file each split is: {"train"|"test": {"file": "train"|"test", "start", "stop"}}.
+    splits: dict
     image_shape: tuple[int, int]
     classes: list[str]
-    note: str = ""  # anything a user must know (e.g. "only the test split was on disk")
+    seeded: bool = False  # the splits are a fixed seeded permutation of one set (digits)
+    partial: str | None = None  # why only the test file is used: "download_failed" | "train_missing"
 
     @property
     def n_features(self) -> int:
         return self.train_x.shape[1]
 
     def describe(self) -> dict:
+        """The run record's `dataset` section (bn_demo/record.py): codes and numbers, no prose."""
         return {
             "name": self.name,
-            "title": self.title,
-            "train_split": self.train_split,
-            "test_split": self.test_split,
             "n_train": int(self.train_x.shape[0]),
             "n_test": int(self.test_x.shape[0]),
+            "splits": {k: dict(v) for k, v in self.splits.items()},
+            "seeded": self.seeded,
+            "partial": self.partial,
             "image_shape": list(self.image_shape),
             "classes": list(self.classes),
-            "note": self.note,
+            "fallback_from": None,
         }
 
     def to(self, device) -> Dataset:
@@ -106,9 +120,8 @@ def raw_folder(name: str, root: Path) -> Path:
 
 
 def load_torchvision_set(name: str, root: Path, download: bool = True) -> Dataset:
-    folder, title, classes = TORCHVISION_SETS[name]
+    folder, classes = TORCHVISION_SETS[name]
     raw = raw_folder(name, root)
-    expected = ", ".join(f for split in IDX_FILES.values() for f in split[:2])
     state = dataset_state(name, root)
     download_error = None
     if state != "cached" and download:
@@ -116,31 +129,31 @@ def load_torchvision_set(name: str, root: Path, download: bool = True) -> Datase
             _download(name, root)
             state = "cached"
         except Exception as exc:  # network errors come in many types; all mean "not downloaded"
+            # Path-free for viewers, as every message here (a relative path tells nothing); the server
+            # log has the path.
             download_error = _one_line(exc)
+            if Path(root).is_absolute():
+                download_error = download_error.replace(str(root), "[data folder]")
     if state == "missing":
-        raise DataUnavailable(
-            f"{title} is not available: "
-            + (f"the download failed ({download_error}). " if download_error else "its files are not on disk. ")
-            + f"Looked in {raw} for {expected}. "
-            + f"Put the IDX files there (or pass --data-dir), or use the offline dataset '{OFFLINE_DATASET}'."
-        )
-    test_x, test_y = read_idx_split(raw, "test", title)
+        raise _unavailable(raw, name, "download_failed" if download_error else "not_on_disk", download_error or "",
+                           folder=f"{folder}/raw")
+    test_x, test_y = read_idx_split(raw, "test", name)
     if state == "cached":
-        train_x, train_y = read_idx_split(raw, "train", title)
-        return Dataset(name, title, train_x, train_y, test_x, test_y,
-                       train_split=f"{title} train ({len(train_y):,})",
-                       test_split=f"{title} test ({len(test_y):,})",
+        train_x, train_y = read_idx_split(raw, "train", name)
+        return Dataset(name, train_x, train_y, test_x, test_y,
+                       splits={"train": _rows("train", 0, len(train_y)), "test": _rows("test", 0, len(test_y))},
                        image_shape=(28, 28), classes=classes)
     # Only the test split is here (e.g. an offline machine with ../shared/data): train on part of it
     # and hold out the rest, and say so everywhere the splits are named.
     n = min(TEST_ONLY_TRAIN, len(test_y) - len(test_y) // 5)
-    why = f"the download failed ({download_error})" if download_error else "the training files are missing"
-    return Dataset(name, title, test_x[:n], test_y[:n], test_x[n:], test_y[n:],
-                   train_split=f"{title} test[:{n:,}] (training split unavailable)",
-                   test_split=f"{title} test[{n:,}:] ({len(test_y) - n:,} held out)",
+    return Dataset(name, test_x[:n], test_y[:n], test_x[n:], test_y[n:],
+                   splits={"train": _rows("test", 0, n), "test": _rows("test", n, len(test_y))},
                    image_shape=(28, 28), classes=classes,
-                   note=f"Only the {title} test split is on disk ({why}): training on its first {n:,} "
-                        f"images and evaluating on the other {len(test_y) - n:,}.")
+                   partial="download_failed" if download_error else "train_missing")
+
+
+def _rows(file: str, start: int, stop: int) -> dict:
+    return {"file": file, "start": start, "stop": stop}
 
 
 def _one_line(exc: Exception, limit: int = 300) -> str:
@@ -156,48 +169,47 @@ def _download(name: str, root: Path) -> None:
     cls(str(root), train=True, download=True)  # fetches and md5-checks both splits
 
 
-def read_idx_split(raw: Path, split: str, title: str) -> tuple[torch.Tensor, torch.Tensor]:
+def read_idx_split(raw: Path, split: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Read and check one split's images and labels; any defect becomes a DataUnavailable that
-    names the file, what is wrong and what to do."""
+    names the file and what is wrong with it."""
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     image_file, label_file, expected_count = IDX_FILES[split]
     md5s = _md5_table(raw.parent.name)
-    images = _read_checked(raw / image_file, read_image_file, title, md5s)
-    labels = _read_checked(raw / label_file, read_label_file, title, md5s)
-    problem = None
+    images = _read_checked(raw / image_file, read_image_file, name, md5s)
+    labels = _read_checked(raw / label_file, read_label_file, name, md5s)
     if len(images) != expected_count and len(images) < 2:
-        problem = f"{image_file} holds {len(images)} images, expected {expected_count:,}"
-    elif images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
-        problem = f"{image_file} holds images of shape {tuple(images.shape[1:])}, expected 28×28"
-    elif len(images) != len(labels):
-        problem = f"{image_file} has {len(images):,} images but {label_file} has {len(labels):,} labels"
-    elif len(labels) and (int(labels.min()) < 0 or int(labels.max()) > 9):
-        problem = f"{label_file} has labels outside 0–9"
-    if problem:
-        raise _corrupt(raw, title, problem)
+        raise _unavailable(raw, name, "too_few_images", file=image_file, count=len(images), expected=expected_count)
+    if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise _unavailable(raw, name, "wrong_shape", file=image_file, shape=list(images.shape[1:]))
+    if len(images) != len(labels):
+        raise _unavailable(raw, name, "count_mismatch", file=image_file, label_file=label_file,
+                           count=len(images), labels=len(labels))
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) > 9):
+        raise _unavailable(raw, name, "labels_out_of_range", file=label_file)
     x = images.reshape(len(images), -1).to(torch.float32).div_(255.0)
     return x, labels.to(torch.int64)
 
 
-def _read_checked(path: Path, reader, title: str, md5s: dict) -> torch.Tensor:
+def _read_checked(path: Path, reader, name: str, md5s: dict) -> torch.Tensor:
     if not path.exists():
-        raise _corrupt(path.parent, title, f"{path.name} is missing")
+        raise _unavailable(path.parent, name, "file_missing", file=path.name)
     gz = path.with_name(path.name + ".gz")
     md5 = md5s.get(gz.name)
     if gz.exists() and md5 and _md5(gz) != md5:
-        raise _corrupt(path.parent, title, f"{gz.name} fails its md5 check (damaged download)")
+        raise _unavailable(path.parent, name, "md5_mismatch", file=gz.name)
     try:
         return reader(str(path))
     except Exception as exc:  # torchvision asserts on a bad header, numpy/torch raise on a short file
-        raise _corrupt(path.parent, title, f"{path.name} is truncated or not an IDX file ({type(exc).__name__})") from exc
+        raise _unavailable(path.parent, name, "unreadable", type(exc).__name__, file=path.name) from exc
 
 
-def _corrupt(raw: Path, title: str, problem: str) -> DataUnavailable:
-    return DataUnavailable(
-        f"{title} files in {raw} are unusable: {problem}. Delete the folder to download again, "
-        f"or use the offline dataset '{OFFLINE_DATASET}'."
-    )
+def _unavailable(where: Path, dataset: str, problem: str, detail: str = "", **facts) -> DataUnavailable:
+    """The error names no server path (viewers see it); the path goes to the server's log (and the CLI,
+    whose user runs the server, prints it: cli.py)."""
+    error = DataUnavailable(dataset, problem, detail, **facts)
+    log.warning("%s [folder: %s]", error, Path(where).resolve())
+    return error
 
 
 def _md5_table(folder: str) -> dict:
@@ -221,10 +233,9 @@ def load_digits() -> Dataset:
     order = torch.from_numpy(np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(y)))
     n_test = int(round(len(y) * DIGITS_TEST_FRACTION))
     test, train = order[:n_test], order[n_test:]
-    return Dataset("digits", "8×8 digits (scikit-learn)", x[train], y[train], x[test], y[test],
-                   train_split=f"digits train ({len(train):,}, seeded split)",
-                   test_split=f"digits held-out ({len(test):,}, seeded split)",
-                   image_shape=(8, 8), classes=[str(d) for d in range(10)])
+    return Dataset("digits", x[train], y[train], x[test], y[test],
+                   splits={"train": _rows("train", 0, len(train)), "test": _rows("test", 0, len(test))},
+                   image_shape=(8, 8), classes=[str(d) for d in range(10)], seeded=True)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

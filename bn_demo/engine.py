@@ -5,8 +5,8 @@ same mini-batch, one after the other, so any difference between them is the BN l
 All observation (probes, ICS, evaluation) is side-effect free: it draws no random numbers and
 never touches BN running statistics, so losses are bitwise identical with probes on or off.
 
-The Experiment writes bounded histories under a lock; `snapshot()` turns them into plain data
-(numbers, lists, numpy arrays) for views that must never see a live tensor.
+The Experiment writes bounded histories under a lock; `record_parts()` copies them out as plain
+rows and bn_demo/record.py turns those into the run record, the only thing a view ever sees.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import probes
+from . import record as rec
 from .config import ConfigError, RunConfig
 from .data import Dataset
 from .history import DEFAULT_CAP, BoundedSeries
@@ -33,12 +34,6 @@ DIVERGE_FACTOR = 50.0  # a loss this many times its first value counts as explod
 DIVERGE_FLOOR = 100.0
 RECENT_WINDOW = 100  # batch losses averaged for the final "train_loss"
 
-PROBE_MODE = ("train mode, batch statistics of the fixed probe batch "
-              "(BN running statistics untouched; weights after the step's update)")
-EVAL_MODE = "eval mode (BN uses running statistics), whole held-out split"
-BATCH_STATS_MODE = "train mode: BN uses each held-out mini-batch's own statistics (training batch size)"
-TRAIN_MODE = "train mode, the training mini-batch itself, before the step's update"
-
 
 class StopRequested(Exception):
     """Raised inside long computations when the runner asks to stop."""
@@ -51,10 +46,12 @@ class Twin:
         self.optimizer = optimizer
         self.status = "running"  # running / finished / stopped / diverged
         self.diverged_at_step: int | None = None
-        self.reason = ""
+        self.reason: str | None = None  # a record.DIVERGENCE_REASONS code
+        self.reason_values: dict = {}
         # A collapse is stated, not enforced: the twin keeps training (it may recover, usually not).
         self.collapsed_at_step: int | None = None
-        self.collapse_reason = ""
+        self.collapsed_layers: list[int] = []
+        self.parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.start_loss: float | None = None
         self.recent = collections.deque(maxlen=RECENT_WINDOW)
         self.train = BoundedSeries(DEFAULT_CAP)  # (step, loss, acc)
@@ -79,8 +76,8 @@ class Experiment:
         self.lock = threading.Lock()
         self.n_train = dataset.train_x.shape[0]
         if config.batch_size > self.n_train:
-            raise ConfigError("batch_size", config.batch_size,
-                              f"at most the training split's size ({self.n_train:,} examples)")
+            raise ConfigError("batch_size", config.batch_size, "batch_over_split", conflict="dataset",
+                              n_train=self.n_train)
         self.steps_per_epoch = max(1, self.n_train // config.batch_size)
         self.total_steps = config.total_steps(self.n_train)
         cadence = config.cadences(self.total_steps)
@@ -104,8 +101,7 @@ class Experiment:
         models = build_twins(config, dataset.n_features, len(dataset.classes), self.device)
         self.twins = {name: Twin(name, m, make_optimizer(config, m)) for name, m in models.items()}
         self.edges: dict[tuple[int, str], np.ndarray] = {}
-        self.layer_names = [f"hidden {i + 1}" for i in range(len(config.hidden))]
-        self.weight_layer_names = [*self.layer_names, "output"]
+        self.n_layers = len(config.hidden)
 
     # -- the training loop ------------------------------------------------------------------------
     @property
@@ -157,23 +153,24 @@ class Experiment:
         with self.lock:
             twin.train.add((self.step, loss_value, acc))
             self.version += 1
-        reason = self._divergence(twin, loss_value)
+        reason, values = self._divergence(twin, loss_value)
         if reason:
             with self.lock:
-                twin.status, twin.diverged_at_step, twin.reason = "diverged", self.step, reason
+                twin.status, twin.diverged_at_step, twin.reason, twin.reason_values = "diverged", self.step, reason, values
                 self.version += 1
         elif measure_ics:
             self._measure_ics(twin, x, y, before, grads)
 
-    def _divergence(self, twin: Twin, loss: float) -> str:
+    def _divergence(self, twin: Twin, loss: float) -> tuple[str | None, dict]:
+        """(reason code, its numbers) when this loss means the twin diverged, else (None, {})."""
         if not math.isfinite(loss):
-            return f"loss became {'NaN' if math.isnan(loss) else 'infinite'}"
+            return ("nan" if math.isnan(loss) else "inf"), {}
         if twin.start_loss is None:
             twin.start_loss = loss
         limit = max(DIVERGE_FACTOR * twin.start_loss, DIVERGE_FLOOR)
         if loss > limit:
-            return f"loss exploded to {loss:.3g} (more than {limit:.3g}, {DIVERGE_FACTOR:g}× its first value)"
-        return ""
+            return "exploded", {"loss": loss, "limit": limit, "factor": DIVERGE_FACTOR}
+        return None, {}
 
     def stop(self) -> None:
         self._finish("stopped")
@@ -190,25 +187,25 @@ class Experiment:
     def probe(self) -> None:
         active = [t for t in self.twins.values() if t.active]
         records = {}
-        for twin in active:
+        for twin in active:  # stop requests are honoured between twins and between their summaries
+            self._check_stop()
             rec: list = []
             twin.model.run(self.probe_x, bn_mode="batch", record=rec)
             records[twin.name] = rec
         if not self.edges:  # first probe: fix every (layer, kind)'s bin edges for the whole run
-            for i in range(len(self.layer_names)):
+            for i in range(self.n_layers):
                 for kind in probes.KINDS:
                     values = [rec[i][kind] for rec in records.values() if kind in rec[i]]
                     if values:
                         self.edges[(i, kind)] = probes.choose_edges(kind, self.config.activation, values)
         for twin in active:
+            self._check_stop()
             record = self._probe_record(twin, records[twin.name])
-            dead = [self.layer_names[i] for i, layer in enumerate(record["layers"]) if layer["inactive_share"] >= 1.0]
+            dead = [i for i, layer in enumerate(record["layers"]) if layer["inactive_share"] >= 1.0]
             with self.lock:
                 twin.probes.add(record)
                 if dead and self.config.activation == "relu" and twin.collapsed_at_step is None:
-                    twin.collapsed_at_step = self.step
-                    twin.collapse_reason = (f"every ReLU in {', '.join(dead)} outputs 0 on the whole probe batch: "
-                                            "no gradient reaches the layers below")
+                    twin.collapsed_at_step, twin.collapsed_layers = self.step, dead
                 self.version += 1
 
     def _probe_record(self, twin: Twin, rec: list) -> dict:
@@ -239,7 +236,8 @@ class Experiment:
         model = twin.model
         after = {k: p.detach() for k, p in model.named_parameters()}
         l2, cos = [], []
-        for i in range(1, len(model.linears)):
+        for i in range(1, len(model.linears)):  # a forward and backward pass per layer: stop between them
+            self._check_stop()
             params = {}
             for name, value in before.items():
                 layer = int(name.split(".")[1])
@@ -299,120 +297,32 @@ class Experiment:
         if self.should_stop():
             raise StopRequested
 
-    # -- plain-data view ------------------------------------------------------------------------------
-    def snapshot(self) -> dict:
+    # -- plain rows for the run record ---------------------------------------------------------------
+    def record_parts(self) -> dict:
+        """The experiment's part of the run record (bn_demo/record.py): rows copied under the lock,
+        then turned into columns outside it, so training waits only for the copy."""
         with self.lock:
             raw = {
                 name: dict(
                     status=t.status, diverged_at_step=t.diverged_at_step, reason=t.reason,
-                    collapsed_at_step=t.collapsed_at_step, collapse_reason=t.collapse_reason,
+                    reason_values=dict(t.reason_values), collapsed_at_step=t.collapsed_at_step,
+                    collapsed_layers=list(t.collapsed_layers), parameters=t.parameters,
                     train=t.train.items(), evals=t.evals.items(), probes=t.probes.items(), ics=t.ics.items(),
                     recent=list(t.recent), gallery=t.gallery,
                 )
                 for name, t in self.twins.items()
             }
             step, version = self.step, self.version
-        twins = {name: _twin_view(name, r, self) for name, r in raw.items()}
+            edges = dict(self.edges)
         return {
-            "step": step,
-            "total_steps": self.total_steps,
-            "steps_per_epoch": self.steps_per_epoch,
-            "epoch": step / self.steps_per_epoch,
-            "version": version,
+            "progress": {"step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
+                         "fraction": step / self.total_steps},
+            "engine_version": version,
             "cadence": {"probe_every": self.probe_every, "ics_every": self.ics_every, "eval_every": self.eval_every},
-            "layer_names": list(self.layer_names),
-            "ics_layer_names": self.weight_layer_names[1:],
-            "edges": {f"{i}:{kind}": e for (i, kind), e in self.edges.items()},
-            "modes": {"train": TRAIN_MODE, "eval": EVAL_MODE, "eval_batch_stats": BATCH_STATS_MODE, "probe": PROBE_MODE},
-            "inactive_meaning": probes.INACTIVE_MEANING[self.config.activation],
-            "gallery": {"images": self.gallery_images, "labels": self.gallery_labels, "mode": EVAL_MODE},
-            "twins": twins,
+            "n_layers": self.n_layers,
+            "probe": {"size": int(self.probe_x.shape[0]), "percentile_ranks": list(probes.TB_PERCENTILES),
+                      "paper_ranks": list(probes.PAPER_PERCENTILES)},
+            "gallery": {"images": self.gallery_images, "labels": self.gallery_labels},
+            "twins": {name: rec.twin_record(r, edges, self.n_layers, self.config.hidden[-1])
+                      for name, r in raw.items()},
         }
-
-
-def _columns(rows: list, names: tuple[str, ...]) -> dict:
-    if not rows:
-        return {n: np.zeros(0) for n in names}
-    arr = np.array(rows, dtype=np.float64)
-    out = {n: arr[:, i] for i, n in enumerate(names)}
-    out["step"] = out["step"].astype(np.int64)
-    return out
-
-
-def _twin_view(name: str, raw: dict, exp: Experiment) -> dict:
-    final_eval = raw["evals"][-1] if raw["evals"] else None
-    recent = raw["recent"]
-    view = {
-        "name": name,
-        "status": raw["status"],
-        "diverged_at_step": raw["diverged_at_step"],
-        "reason": raw["reason"],
-        "collapsed_at_step": raw["collapsed_at_step"],
-        "collapse_reason": raw["collapse_reason"],
-        "train": _columns(raw["train"], ("step", "loss", "acc")),
-        "eval": _columns(raw["evals"], ("step", "epoch", "loss", "acc", "acc_batch_stats")),
-        "probes": _probe_columns(raw["probes"], exp),
-        "ics": _ics_columns(raw["ics"]),
-        "gallery": ({"step": raw["gallery"][0], "predictions": raw["gallery"][1]} if raw["gallery"]
-                    else {"step": None, "predictions": np.zeros(0, dtype=np.int64)}),
-        "final": {
-            "train_loss": float(np.mean(recent)) if recent else math.nan,
-            "train_loss_window": len(recent),
-            "test_loss": final_eval[2] if final_eval else math.nan,
-            "test_acc": final_eval[3] if final_eval else math.nan,
-            "test_acc_batch_stats": final_eval[4] if final_eval else math.nan,
-            "eval_step": final_eval[0] if final_eval else None,
-        },
-    }
-    return view
-
-
-def _probe_columns(records: list, exp: Experiment) -> dict:
-    steps = np.array([r["step"] for r in records], dtype=np.int64)
-    layers = []
-    for i in range(len(exp.layer_names)):
-        entry = {}
-        for kind in probes.KINDS:
-            if records and kind in records[0]["layers"][i]:
-                summaries = [r["layers"][i][kind] for r in records]
-                entry[kind] = {
-                    "edges": exp.edges[(i, kind)],
-                    "counts": np.stack([s["counts"] for s in summaries]),
-                    "under": np.array([s["under"] for s in summaries]),
-                    "over": np.array([s["over"] for s in summaries]),
-                    "nonfinite": np.array([s["nonfinite"] for s in summaries]),
-                    "percentiles": np.stack([s["percentiles"] for s in summaries]),
-                    "paper_percentiles": np.stack([s["paper_percentiles"] for s in summaries]),
-                    "mean": np.array([s["mean"] for s in summaries]),
-                    "std": np.array([s["std"] for s in summaries]),
-                }
-        for key in ("grad_norm", "weight_norm", "inactive_share"):
-            entry[key] = np.array([r["layers"][i][key] for r in records], dtype=np.float64)
-        if records and "bn_internals" in records[0]["layers"][i]:
-            names = records[0]["layers"][i]["bn_internals"].keys()
-            entry["bn_internals"] = {
-                k: np.array([r["layers"][i]["bn_internals"][k] for r in records]) for k in names
-            }
-        layers.append(entry)
-    return {
-        "step": steps,
-        "mode": PROBE_MODE,
-        "probe_size": int(exp.probe_x.shape[0]),
-        "percentiles": list(probes.TB_PERCENTILES),
-        "paper_percentiles": list(probes.PAPER_PERCENTILES),
-        "layers": layers,
-        "output_grad_norm": np.array([r["output_grad_norm"] for r in records], dtype=np.float64),
-        "output_weight_norm": np.array([r["output_weight_norm"] for r in records], dtype=np.float64),
-        "unit_percentiles": (np.stack([r["unit_percentiles"] for r in records]) if records
-                             else np.zeros((0, exp.config.hidden[-1], 3))),
-    }
-
-
-def _ics_columns(rows: list) -> dict:
-    if not rows:
-        return {"step": np.zeros(0, dtype=np.int64), "l2": np.zeros((0, 0)), "cos": np.zeros((0, 0))}
-    return {
-        "step": np.array([r[0] for r in rows], dtype=np.int64),
-        "l2": np.array([r[1] for r in rows], dtype=np.float64),
-        "cos": np.array([r[2] for r in rows], dtype=np.float64),
-    }

@@ -132,7 +132,7 @@ def pick_device(requested: str = "auto") -> torch.device:
     if (requested == "cuda" and not cuda) or (requested == "mps" and not mps):
         from .config import ConfigError
 
-        raise ConfigError("device", requested, f"a device this machine has ({', '.join(available_devices())})")
+        raise ConfigError("device", requested, "device_absent", devices=tuple(available_devices()))
     return torch.device(requested)
 
 

@@ -12,7 +12,6 @@ the batch stream: the twins train exactly as they would unobserved.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -23,9 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import record as rec
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
+from .record import library_versions as versions
+from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
 PAPER_STEPS = 50_000  # §4.1
 ACCURACY_AT = (1_000, 5_000, 10_000, 50_000)
@@ -54,7 +56,7 @@ def paper_config(steps: int = PAPER_STEPS, dataset: str = "mnist", **overrides) 
 
 def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, eval_points: int = 250,
               ics_points: int = 50, landscape_at=(), accuracy_at=ACCURACY_AT, progress=None) -> dict:
-    """Train the lockstep twins on the CPU; return the engine's snapshot plus landscape records.
+    """Train the lockstep twins on the CPU; return the run record plus landscape records.
 
     `landscape_at` lists steps (0 = before the first update) at which `landscape` runs on both
     twins; `accuracy_at` steps always get a held-out evaluation, whatever the cadence."""
@@ -85,8 +87,11 @@ def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, e
             measure_landscape()
         if progress and exp.step % report_every == 0:
             progress(exp.step, steps, time.perf_counter() - started)
-    return {"config": config.to_dict(), "dataset": dataset.describe(), "snapshot": exp.snapshot(),
-            "landscape": surfaces, "etas": list(etas), "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    record = rec.assemble(run_id=0, status="finished", config=config.to_dict(), parts=exp.record_parts(),
+                          device="cpu", versions=versions(), dataset=dataset.describe(),
+                          progress={"train_seconds": seconds})
+    return {"record": record, "landscape": surfaces, "etas": list(etas), "seconds": seconds}
 
 
 def landscape_steps(steps: int, fractions=LANDSCAPE_AT) -> list[int]:
@@ -188,8 +193,8 @@ def typical_unit(steps, unit_band, settle: int = SETTLE_STEPS) -> int:
 def fig1_measures(result: dict, settle: int = SETTLE_STEPS, accuracy_at=ACCURACY_AT) -> dict:
     """Plain-data numbers and series behind Fig. 1: accuracy curves, the typical unit's band for each
     twin, and drift of that unit and the median drift over all units of the last hidden layer."""
-    twins = result["snapshot"]["twins"]
-    settle = min(settle, max(1, result["snapshot"]["step"] // 10))
+    twins = result["record"]["twins"]
+    settle = min(settle, max(1, result["record"]["progress"]["step"] // 10))
     probes = {n: t["probes"] for n, t in twins.items()}
     ref = "plain" if "plain" in probes else next(iter(probes))
     unit = typical_unit(probes[ref]["step"], probes[ref]["unit_percentiles"], settle)
@@ -222,9 +227,9 @@ def fig1_measures(result: dict, settle: int = SETTLE_STEPS, accuracy_at=ACCURACY
 def santurkar_measures(result: dict) -> dict:
     """Plain data for Santurkar et al.: ICS per layer over training (as the engine records it) and
     the landscape records, with per-layer medians as summary numbers."""
-    snap = result["snapshot"]
-    out = {"layers": snap["ics_layer_names"], "etas": result["etas"], "twins": {}}
-    for name, t in snap["twins"].items():
+    record = result["record"]
+    out = {"layers": layer_labels(record["n_layers"], "en", output=True)[1:], "etas": result["etas"], "twins": {}}
+    for name, t in record["twins"].items():
         ics = t["ics"]
         out["twins"][name] = {
             "ics": {"step": ics["step"], "l2": ics["l2"], "cos": ics["cos"]},
@@ -316,14 +321,14 @@ def santurkar_figure(measures: dict, title: str):
                                              name=f"{TWIN_TITLES[name]}, {layer}", legendgroup=f"ics-{name}-{i}",
                                              showlegend=col == 1), row=1, col=col)
         points = t["landscape"]
-        for k, rec in enumerate(points):
+        for k, point in enumerate(points):
             opacity = 0.35 + 0.65 * (k + 1) / len(points)
-            label = f"{TWIN_TITLES[name]}, step {rec['step']:,}"
+            label = f"{TWIN_TITLES[name]}, step {point['step']:,}"
             # relative: late in training L(w) is ~1e-3, and a difference would hide every later curve
-            fig.add_trace(go.Scatter(x=rec["eta"], y=np.asarray(rec["loss"]) / rec["loss0"], mode="lines+markers",
+            fig.add_trace(go.Scatter(x=point["eta"], y=np.asarray(point["loss"]) / point["loss0"], mode="lines+markers",
                                      line=dict(color=color), opacity=opacity, name=label,
                                      legendgroup=f"ls-{name}-{k}"), row=2, col=1)
-            fig.add_trace(go.Scatter(x=rec["eta"], y=rec["grad_change"], mode="lines+markers",
+            fig.add_trace(go.Scatter(x=point["eta"], y=point["grad_change"], mode="lines+markers",
                                      line=dict(color=color), opacity=opacity, name=label,
                                      legendgroup=f"ls-{name}-{k}", showlegend=False), row=2, col=2)
     fig.update_yaxes(type="log", row=1, col=1)
@@ -372,10 +377,10 @@ def _num(v, digits: int = 3) -> str:
 
 
 def run_header(result: dict) -> list[str]:
-    c, d = result["config"], result["dataset"]
+    c, d = result["record"]["config"], result["record"]["dataset"]
     lines = [
-        f"- data: train = {d['train_split']}, held-out = {d['test_split']}",
-        *([f"- note: {d['note']}"] if d.get("note") else []),
+        f"- data: train = {split_label(d, 'train', 'en')}, held-out = {split_label(d, 'test', 'en')}",
+        *([f"- note: {partial_note(d, 'en')}"] if d.get("partial") else []),
         f"- setup: {'-'.join(map(str, [int(np.prod(d['image_shape'])), *c['hidden'], len(d['classes'])]))} "
         f"{c['activation']}, BN {c['bn_placement']} every hidden nonlinearity; init {c['init']}"
         + (f" σ={c['init_std']}" if c["init"] == "gaussian" else "")
@@ -436,10 +441,10 @@ def santurkar_table(result: dict, measures: dict) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---:|"]
     at_lr = ETA_MULTIPLES.index(1.0)
     for n in names:
-        for rec in twins[n]["landscape"]:
-            lines.append(f"| {TWIN_TITLES[n]} | {rec['step']:,} | {_num(rec['loss0'])} | {_num(rec['grad_norm'])} "
-                         f"| {_num(rec['loss_variation'])} | {_num(rec['grad_change'][at_lr])} "
-                         f"| {_num(max(rec['grad_change']))} | {_num(rec['beta_smoothness'])} |")
+        for point in twins[n]["landscape"]:
+            lines.append(f"| {TWIN_TITLES[n]} | {point['step']:,} | {_num(point['loss0'])} | {_num(point['grad_norm'])} "
+                         f"| {_num(point['loss_variation'])} | {_num(point['grad_change'][at_lr])} "
+                         f"| {_num(max(point['grad_change']))} | {_num(point['beta_smoothness'])} |")
     lines.append("")
     lines.append("| twin | final held-out accuracy |")
     lines.append("|---|---:|")
@@ -484,7 +489,7 @@ def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *
     santurkar = "santurkar" in names
     result = run_twins(config, dataset, landscape_at=landscape_steps(config.steps) if santurkar else (),
                        ics_points=100 if santurkar else 50, progress=None if quiet else progress)
-    subtitle = f"{dataset.title}, {config.steps:,} steps"
+    subtitle = f"{dataset_name(dataset.name, 'en')}, {config.steps:,} steps"
     for name in names:
         if name == "fig1":
             measures = fig1_measures(result)
@@ -495,27 +500,14 @@ def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *
             table = santurkar_table(result, measures)
             fig = santurkar_figure(measures, f"Santurkar et al. 2018: ICS and landscape — {subtitle}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        document = {"config": result["config"], "dataset": result["dataset"], "seconds": result["seconds"],
-                    "measures": measures}
-        (out_dir / f"{name}.json").write_text(json.dumps(to_json(document), indent=1, allow_nan=False))
+        document = {key: result["record"][key] for key in ("format", "version", "config", "dataset", "versions")}
+        document.update(seconds=result["seconds"], measures=measures)
+        (out_dir / f"{name}.json").write_text(rec.dumps(document, indent=1))
         (out_dir / f"{name}.md").write_text(table)
         written = write_figure(fig, out_dir, name, png=png)
         print(table)
         print("wrote " + ", ".join(str(p) for p in [*written, out_dir / f"{name}.json", out_dir / f"{name}.md"]))
     return 0
-
-
-def to_json(obj):
-    """Plain JSON data: arrays become lists, NaN/inf become null (strict JSON has neither)."""
-    if isinstance(obj, dict):
-        return {str(k): to_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [to_json(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def main(argv=None) -> int:

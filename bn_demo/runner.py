@@ -1,19 +1,29 @@
-"""Background runs: a training thread with start / pause / resume / stop and a lock-free view.
+"""Background runs: a training thread with start / pause / resume / stop and a plain-data view.
 
-A UI never touches the worker's tensors: it calls `snapshot()`, which returns plain data. Control
-calls only set events, so they return at once and take effect within STOP_LATENCY seconds.
+A UI never touches the worker's tensors: it calls `record()`, which copies plain data out under
+short locks (the run record, bn_demo/record.py). Control calls return at once. `stop()` ends the run as every caller sees it at once
+(status "stopped", training slot returned), even while the worker is inside a step or a one-time
+import it cannot leave; the worker notices within one step, or one chunk of a long evaluation, probe
+or ICS pass, and then ends its thread.
+
+A run may carry a Budget (the classroom server gives every run one, the CLI none): past its training
+time or its work it stops with `stop_reason` "budget". With a SlotPool, a run paused for longer than
+its `pause_grace` gives its slot back and queues for one again on Resume.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import secrets
 import threading
 import time
-import traceback
+from dataclasses import dataclass
 
-from .config import RunConfig
-from .data import Dataset, load_dataset
+from . import record as rec
+from .config import ConfigError, RunConfig
+from .data import Dataset, DataUnavailable, load_dataset
 from .engine import Experiment, StopRequested
 from .model import pick_device
 
@@ -23,8 +33,9 @@ RATE_WINDOW_SECONDS = 0.5  # samples/s is measured over about this much recent t
 # little, and when several runs (or the web server) share the cores, spinning OpenMP workers slow
 # every run several-fold. Override with BN_DEMO_TORCH_THREADS.
 TORCH_THREADS_ENV = "BN_DEMO_TORCH_THREADS"
-STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
-ENDED = ("finished", "stopped", "diverged", "failed")
+ENDED = rec.ENDED
+ACTIVE = ("queued", "running", "paused")
+log = logging.getLogger(__name__)
 _run_ids = itertools.count(1)
 
 
@@ -38,6 +49,24 @@ def limit_torch_threads() -> int:
     return threads
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What one run may use before it is stopped with reason "budget" (None: no limit).
+
+    seconds: time holding a training slot (setup, steps, evaluations, a slow pace's waits; not time
+    queued or paused). work: steps × batch size × trainable parameters of all its networks, about
+    how much arithmetic the run asks of the server, however fast the server turns out to be."""
+
+    seconds: float | None = None
+    work: float | None = None
+
+    def max_steps(self, batch_size: int, parameters: int) -> int | None:
+        """The most steps the work budget allows a run of this batch size and parameter count."""
+        if self.work is None:
+            return None
+        return int(self.work // (batch_size * max(1, parameters)))
+
+
 class SlotPool:
     """At most `size` runs train at once; the rest wait first-come, first-served."""
 
@@ -48,22 +77,28 @@ class SlotPool:
         self._active: set = set()
 
     def acquire(self, owner, cancelled) -> bool:
+        """Wait in line for a slot; False when cancelled() or released from the line meanwhile."""
         with self._cond:
             self._queue.append(owner)
             try:
-                while not (owner is self._queue[0] and len(self._active) < self.size):
-                    if cancelled():
+                while True:
+                    if cancelled() or owner not in self._queue:
                         return False
+                    if owner is self._queue[0] and len(self._active) < self.size:
+                        self._active.add(owner)
+                        return True
                     self._cond.wait(POLL_SECONDS)
-                self._active.add(owner)
-                return True
             finally:
-                self._queue.remove(owner)
+                if owner in self._queue:
+                    self._queue.remove(owner)
                 self._cond.notify_all()
 
     def release(self, owner) -> None:
+        """Give back the owner's slot, or its place in the line: the runs behind move up at once."""
         with self._cond:
             self._active.discard(owner)
+            if owner in self._queue:
+                self._queue.remove(owner)
             self._cond.notify_all()
 
     def position(self, owner) -> int | None:
@@ -84,21 +119,37 @@ class SlotPool:
 
 class Runner:
     def __init__(self, config: RunConfig, *, data_dir=None, dataset: Dataset | None = None,
-                 probes_on: bool = True, slots: SlotPool | None = None):
+                 probes_on: bool = True, slots: SlotPool | None = None, budget: Budget | None = None,
+                 pause_grace: float | None = None, fallback: dict | None = None):
         self.config = config.validate()
         self.run_id = next(_run_ids)
+        # Names this run in a page's link while it is live; unguessable, so a link says nothing about
+        # other students' runs.
+        self.token = secrets.token_urlsafe(12)
         self.data_dir = data_dir
         self.dataset = dataset
         self.probes_on = probes_on
         self.slots = slots
+        self.budget = budget
+        self.pause_grace = pause_grace  # seconds a paused run keeps its slot (None: for ever)
+        self.fallback = fallback  # the data_unavailable error that put this run on the offline dataset
         self.experiment: Experiment | None = None
         self.device = None
         self.status = "queued"
-        self.message = ""
-        self.error_detail = ""  # full traceback for logs; never shown to a viewer
+        self.error: dict | None = None  # the record's `error` of a failed run (a traceback goes to the log)
+        self.versions: dict = {}
+        self.stop_reason: str | None = None  # one of record.STOP_REASONS once the run is stopped
+        self.budget_hit: str | None = None  # "seconds" or "work": which limit a budget stop reached
+        self.step_limit: int | None = None  # the work budget in steps, once the networks exist
+        self.gave_slot_back = False  # paused past the grace period: the slot went to others
         self.train_seconds = 0.0
         self._samples_per_second = 0.0  # over the last completed rate window
         self._window = (time.perf_counter(), 0)  # (start, samples) of the window being measured
+        self._slot_seconds = 0.0  # time holding a slot, up to _slot_since (the wall-time budget)
+        self._slot_since: float | None = None  # while holding a slot and not paused
+        self._holding = False  # the worker holds a slot of `slots`
+        self._discarded = False  # let go of the tensors as soon as the worker is done
+        self._worker_done = False
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
@@ -119,12 +170,32 @@ class Runner:
     def resume(self) -> None:
         with self._lock:
             if self.status == "paused":
-                self.status = "running"
+                # A run that gave its slot back waits in the queue again; its worker takes a slot in turn.
+                self.status = "queued" if self.slots is not None and not self._holding else "running"
             self._running.set()
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "user") -> None:
+        """End the run now as every caller sees it: status "stopped", its slot returned to the pool.
+        The worker leaves at its next check (within a step or a chunk of a long phase)."""
+        if reason not in rec.STOP_REASONS:
+            raise ValueError(f"unknown stop reason {reason!r}")
+        with self._lock:
+            if self.status not in ENDED:
+                self.status, self.stop_reason = "stopped", reason
         self._stop.set()
         self._running.set()
+        if self.slots is not None:
+            self.slots.release(self)
+
+    def discard(self, reason: str = "user") -> None:
+        """Stop the run and let go of its networks, optimizers and history: at once when its thread has
+        ended, else as the thread ends. Its status stays readable."""
+        self.stop(reason)
+        with self._lock:
+            self._discarded = True
+            drop = self._worker_done or self._thread.ident is None
+        if drop:
+            self._drop()
 
     def join(self, timeout: float | None = None) -> bool:
         if self._thread.ident is not None:
@@ -139,33 +210,99 @@ class Runner:
     def ended(self) -> bool:
         return self.status in ENDED
 
+    @property
+    def setting_up(self) -> bool:
+        """Training has its slot but not yet its data and networks (loading, downloading)."""
+        return self.status == "running" and self.experiment is None
+
+    @property
+    def has_first_point(self) -> bool:
+        """The step-0 evaluation exists: a view has something to plot."""
+        exp = self.experiment
+        return exp is not None and any(len(t.evals) for t in exp.twins.values())
+
+    @property
+    def slot_seconds(self) -> float:
+        """Time this run has held a training slot while not paused (what the wall-time budget counts)."""
+        with self._lock:
+            since = self._slot_since
+            return self._slot_seconds + (time.monotonic() - since if since is not None else 0.0)
+
     # -- the worker -----------------------------------------------------------------------------------
     def _main(self) -> None:
-        holding_slot = False
         try:
-            if self.slots is not None:
-                holding_slot = self.slots.acquire(self, self._stop.is_set)
-                if not holding_slot:
-                    self._end("stopped", "Stopped while waiting for a training slot.")
-                    return
-            self._set_status("running", "")
+            if not self._take_slot():
+                raise StopRequested
             limit_torch_threads()
             self.device = pick_device(self.config.device)
             if self.dataset is None:
                 self.dataset = load_dataset(self.config.dataset, self.data_dir, self.device)
             else:
                 self.dataset = self.dataset.to(self.device)
+            self._check_stop()
+            self.versions = rec.library_versions()
             self.experiment = Experiment(self.config, self.dataset, self.device, probes_on=self.probes_on,
-                                         should_stop=self._stop.is_set)
+                                         should_stop=self._should_stop)
+            if self.budget is not None:
+                parameters = sum(twin.parameters for twin in self.experiment.twins.values())
+                self.step_limit = self.budget.max_steps(self.config.batch_size, parameters)
             self._train()
         except StopRequested:
-            self._end("stopped", self._stopped_message())
-        except Exception as exc:  # captured into the status: a run's failure must never be lost
-            self.error_detail = traceback.format_exc()
-            self._end("failed", f"{type(exc).__name__}: {exc}")
+            self._stopped()
+        # A run's failure must never be lost: it lands in the record as a code the page phrases.
+        except DataUnavailable as exc:
+            self._end("failed", exc.as_error())
+        except ConfigError as exc:
+            details = exc.as_dict()
+            self._end("failed", {**details, "code": "invalid_config", "rule": details["code"]})
+        except Exception as exc:
+            log.exception("run %s failed", self.run_id)  # the traceback is for the server's log only
+            self._end("failed", {"code": "exception", "type": type(exc).__name__})
         finally:
-            if holding_slot:
-                self.slots.release(self)
+            self._leave_slot()
+            with self._lock:
+                self._worker_done = True
+                drop = self._discarded
+            if drop:
+                self._drop()
+
+    def _take_slot(self) -> bool:
+        """Wait in the pool's queue (status "queued") for a slot; False when the run was stopped meanwhile."""
+        if self.slots is not None:
+            if not self.slots.acquire(self, self._stop.is_set):
+                return False
+            with self._lock:
+                self._holding = True
+        with self._lock:
+            if self.status in ENDED:
+                return False
+            self.status, self.gave_slot_back = "running", False
+            self._slot_since = time.monotonic()
+        return True
+
+    def _leave_slot(self) -> None:
+        with self._lock:
+            self._pause_clock()
+            self._holding = False
+        if self.slots is not None:
+            self.slots.release(self)
+
+    def _pause_clock(self) -> None:  # under self._lock
+        if self._slot_since is not None:
+            self._slot_seconds += time.monotonic() - self._slot_since
+            self._slot_since = None
+
+    def _should_stop(self) -> bool:
+        """The stop flag, raised first if the run has used its training time."""
+        if not self._stop.is_set() and self.budget is not None and self.budget.seconds is not None \
+                and self.slot_seconds >= self.budget.seconds:
+            self.budget_hit = "seconds"
+            self.stop("budget")
+        return self._stop.is_set()
+
+    def _check_stop(self) -> None:
+        if self._should_stop():
+            raise StopRequested
 
     def _train(self) -> None:
         exp = self.experiment
@@ -173,12 +310,15 @@ class Runner:
         pace_interval = 1.0 / self.config.pace if self.config.pace else 0.0
         self._window = (time.perf_counter(), 0)
         while not exp.done:
-            if self._stop.is_set():
-                raise StopRequested
+            self._check_stop()
             if not self._running.is_set():
                 self._wait_while_paused()
                 self._window = (time.perf_counter(), 0)
                 continue
+            if self.step_limit is not None and exp.step >= self.step_limit:
+                self.budget_hit = "work"
+                self.stop("budget")
+                raise StopRequested
             t0 = time.perf_counter()
             exp.train_step()
             if pace_interval:
@@ -191,33 +331,46 @@ class Runner:
                 start, samples = now, 0
             self._window = (start, samples)
         statuses = [t.status for t in exp.twins.values()]
-        diverged = [t for t in exp.twins.values() if t.status == "diverged"]
-        if all(s == "diverged" for s in statuses):
-            self._end("diverged", "; ".join(self.divergence_sentence(t.name) for t in diverged))
-        else:
-            self._end("finished", "; ".join(self.divergence_sentence(t.name) for t in diverged))
+        self._end("diverged" if all(s == "diverged" for s in statuses) else "finished")
 
     def _wait_while_paused(self) -> None:
-        while not self._running.is_set() and not self._stop.is_set():
-            self._running.wait(POLL_SECONDS)
-
-    def _stopped_message(self) -> str:
-        step = self.experiment.step if self.experiment else 0
-        return f"Stopped at step {step:,}."
-
-    def _set_status(self, status: str, message: str) -> None:
+        """Hold still while paused. Past the grace period the slot goes back to the pool, so one
+        student's paused run does not keep the class waiting; Resume then queues for a slot again."""
         with self._lock:
-            self.status, self.message = status, message
+            self._pause_clock()
+        paused_at = time.monotonic()
+        while not self._running.is_set() and not self._stop.is_set():
+            if self.slots is not None and self.pause_grace is not None \
+                    and time.monotonic() - paused_at >= self.pause_grace:
+                with self._lock:  # resume() reads _holding under this lock: status and slot agree
+                    give_back = self._holding and not self._running.is_set()
+                    if give_back:
+                        self._holding, self.gave_slot_back = False, True
+                if give_back:
+                    self.slots.release(self)
+            self._running.wait(POLL_SECONDS)
+        self._check_stop()
+        if not self._holding:
+            if not self._take_slot():
+                raise StopRequested
+        else:
+            with self._lock:
+                self._slot_since = time.monotonic()
 
-    def _end(self, status: str, message: str) -> None:
-        if status == "stopped" and self.experiment is not None:
+    def _stopped(self) -> None:
+        """The worker's end after a stop (stop() already set the run's status): the twins say "stopped"."""
+        if self.experiment is not None:
             self.experiment.stop()
-        self._set_status(status, message)
 
-    def divergence_sentence(self, twin_name: str) -> str:
-        twin = self.experiment.twins[twin_name]
-        label = "BN network" if twin_name == "bn" else "plain network"
-        return f"{label} diverged at step {twin.diverged_at_step:,}: {twin.reason}"
+    def _drop(self) -> None:
+        self.experiment = None
+        self.dataset = None
+
+    def _end(self, status: str, error: dict | None = None) -> None:
+        """The worker's own ending (finished, diverged, failed); a run already stopped stays stopped."""
+        with self._lock:
+            if self.status not in ENDED:
+                self.status, self.error = status, error
 
     # -- plain-data view ------------------------------------------------------------------------------
     def progress(self) -> dict:
@@ -241,18 +394,22 @@ class Runner:
             "queue_position": position,
         }
 
-    def snapshot(self) -> dict:
+    def record(self) -> dict:
+        """The run record (bn_demo/record.py): everything a view may show, as plain data."""
         with self._lock:
-            status, message = self.status, self.message
+            status, error, stop_reason = self.status, self.error, self.stop_reason
         exp = self.experiment
-        snap = exp.snapshot() if exp is not None else {"twins": {}, "step": 0, "version": 0}
-        snap.update(
-            run_id=self.run_id,
-            status=status,
-            message=message,
-            config=self.config.to_dict(),
-            progress=self.progress(),
-            dataset=exp.dataset.describe() if exp is not None else None,
-            device=str(self.device) if self.device is not None else None,
+        progress = {k: v for k, v in self.progress().items() if k != "device"}
+        progress.update(slot_released=self.gave_slot_back, pause_grace=self.pause_grace)
+        record = rec.assemble(
+            run_id=self.run_id, status=status, config=self.config.to_dict(),
+            parts=exp.record_parts() if exp is not None else None, stop_reason=stop_reason, error=error,
+            device=str(self.device) if self.device is not None else None, versions=self.versions,
+            dataset=exp.dataset.describe() if exp is not None and exp.dataset is not None else None,
+            progress=progress,
         )
-        return snap
+        record["fallback"] = self.fallback
+        if self.budget is not None:
+            record["budget"] = {"seconds": self.budget.seconds, "work": self.budget.work,
+                                "step_limit": self.step_limit, "hit": self.budget_hit}
+        return record

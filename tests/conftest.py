@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from bn_demo import record
 from bn_demo.data import IDX_FILES, load_digits, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA_ENV = "BN_DEMO_TEST_DATA"  # CI points it at ../shared/data (the real MNIST test split)
+SAVED = Path(__file__).resolve().parent / "data"  # saved run records (tests/data/make_records.py)
+
+
+def saved_record(name: str) -> dict:
+    return record.loads((SAVED / name).read_text())
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +80,12 @@ def wait_for(predicate, timeout=60.0):
             return True
         time.sleep(0.02)
     return False
+
+
+def dispose_registry(registry) -> None:
+    """After a test's own server-wide registry: stop its runs and start its page sessions afresh (the
+    page's session object outlives the registry)."""
+    for runs in registry.owners():
+        runs.forget()
+    for runner in registry.runs():
+        runner.stop()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bn_demo.ui import state
+from bn_demo.config import RunConfig
+from bn_demo.ui import controls, state
 from bn_demo.ui.strings import t
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -217,6 +218,27 @@ def test_language_switch_changes_every_label():
     assert at.button(key="btn_start").label == "시작"
     assert at.selectbox(key="w_optimizer").label == t("optimizer", "ko")
     assert url(at)["lang"] == "ko"
+
+
+def test_language_switch_keeps_every_widget_a_code_and_the_link():
+    """What the page does on a switch: the widgets keep their codes, the link changes only in `lang`,
+    the config error is phrased in the new language. AppTest sets widget values directly, so it cannot
+    send a stale label back as a browser does: tests/test_e2e_language.py checks that in Chromium."""
+    at = app(preset="ioffe2015", model="plain", batch_size="1", device="cpu")
+    before = url(at)
+    codes = {k: at.session_state[k] for k in controls.widget_values(RunConfig())}
+    assert (codes["w_init"], codes["w_model"], codes["w_device"], codes["w_pace_mode"]) == (
+        "gaussian", "plain", "cpu", "full")
+    for lang in ("ko", "en", "ko", "en", "ko"):
+        at.radio(key="w_lang").set_value(lang).run()
+        assert not at.exception and not at.button(key="btn_start").disabled
+        assert {k: at.session_state[k] for k in codes} == codes
+        assert at.session_state[controls.CODES] == codes  # what a switch writes back
+        assert {k: v for k, v in url(at).items() if k != "lang"} == before
+    at.segmented_control(key="w_model").set_value("both").run()
+    assert at.button(key="btn_start").disabled
+    (error,) = [e.value for e in at.error]
+    assert "BatchNorm을 쓰려면 2 이상" in error and "allowed" not in error
 
 
 def test_preset_choice_fills_the_settings():

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import string
 
+import pandas as pd
 import pytest
 
-from bn_demo.config import PRESETS, RunConfig
-from bn_demo.runner import Runner
+from bn_demo import record
+from bn_demo.config import PRESETS
 from bn_demo.ui import export, params
-from bn_demo.ui.strings import EN, KO, PRESET_SUMMARIES_KO, preset_summary, t
+from bn_demo.ui.strings import EN, KO, preset_summary, t
+from conftest import saved_record
 
 
 def test_params_round_trip():
@@ -44,13 +45,13 @@ def test_bad_parameters_fall_back_and_are_named():
     tutorial = PRESETS["tutorial"].config()
     assert link.config == tutorial.replace(seed=3)  # the good one is kept
     assert (link.preset, link.lang) == ("tutorial", "en")
-    assert all(p.allowed for p in link.problems)
+    assert all(p.code for p in link.problems)
 
 
 def test_cross_field_conflict_is_reported():
     link = params.from_params({"batch_size": "1"})  # BN needs at least 2
     assert [p.field for p in link.problems] == ["batch_size"]
-    assert "BatchNorm" in link.problems[0].allowed
+    assert link.problems[0].code == "bn_batch_one"
     assert not params.from_params({"model": "plain", "batch_size": "1"}).problems
 
 
@@ -60,36 +61,32 @@ def test_repeated_parameter_uses_the_last_value():
 
 @pytest.fixture(scope="module")
 def snap():
-    runner = Runner(RunConfig(dataset="digits", hidden=(8,), steps=30, probe_every=5)).start()
-    assert runner.join(timeout=120)
-    return runner.snapshot()
+    return saved_record("run-compare.json")
 
 
-def test_metrics_json_carries_config_and_versions(snap):
-    doc = json.loads(export.metrics_json(snap))
-    assert doc["config"]["dataset"] == "digits"
-    assert {"torch", "streamlit", "plotly", "numpy"} <= set(doc["versions"])
-    assert doc["dataset"]["test_split"].startswith("digits held-out")
-    assert len(doc["runs"]["bn"]["history"]["eval"]["step"]) >= 2
+def test_the_record_download_replays_and_names_the_page_libraries(snap):
+    text = export.record_json(snap)
+    back = record.loads(text)  # what the page's replay reads
+    assert back["config"] == snap["config"] and back["dataset"]["name"] == "digits"
+    assert {"torch", "streamlit", "plotly", "numpy"} <= set(back["versions"])
+    assert len(back["twins"]["bn"]["eval"]["step"]) >= 2
 
 
-def test_metrics_csv_is_long_format(snap):
-    text = export.metrics_csv(snap)
-    comments = [line for line in text.splitlines() if line.startswith("#")]
-    assert any("config" in c for c in comments) and any("versions" in c for c in comments)
-    rows = list(csv.DictReader(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith("#")))))
-    assert {r["network"] for r in rows} == {"bn", "plain"}
-    assert {r["series"] for r in rows} == {"train_batch", "held_out", "held_out_batch_stats"}
-    assert rows[0]["step"] == "1"
+def test_metrics_csv_opens_with_pandas_as_is(snap):
+    frame = pd.read_csv(io.StringIO(export.metrics_csv(snap)))
+    assert set(frame["twin"]) == {"bn", "plain"}
+    assert set(zip(frame["series"], frame["mode"])) == {("train_batch", "train"), ("held_out", "eval"),
+                                                        ("held_out", "eval_batch_stats")}
+    assert frame["step"].iloc[0] == 1
 
 
 def test_histograms_json(snap):
     doc = json.loads(export.histograms_json(snap))
-    layer = doc["networks"]["bn"]["layers"][0]
-    assert set(layer) >= {"layer", "linear", "bn", "act"}
+    layer = doc["twins"]["bn"]["layers"][0]
+    assert set(layer) >= {"linear", "bn", "act"}
     assert len(layer["linear"]["edges"]) == len(layer["linear"]["counts"][0]) + 1
-    assert "train mode" in doc["probe"]["mode"]
-    assert "bn" not in doc["networks"]["plain"]["layers"][0]
+    assert doc["mode"] == "probe" and doc["format"] == record.FORMAT
+    assert "bn" not in doc["twins"]["plain"]["layers"][0]
 
 
 def test_strings_exist_in_both_languages_with_same_placeholders():
@@ -99,10 +96,10 @@ def test_strings_exist_in_both_languages_with_same_placeholders():
         assert fields(EN[key]) == fields(KO[key]), key
 
 
-def test_korean_preset_summaries_translate_the_current_english():
-    stale = [name for name, preset in PRESETS.items() if PRESET_SUMMARIES_KO.get(name, ("",))[0] != preset.summary]
-    assert not stale, f"update PRESET_SUMMARIES_KO in bn_demo/ui/strings.py for: {stale}"
-    assert preset_summary("tutorial", "ko") == PRESET_SUMMARIES_KO["tutorial"][1]
+def test_every_preset_has_a_summary_in_both_languages():
+    for name in PRESETS:
+        english, korean = preset_summary(name, "en"), preset_summary(name, "ko")
+        assert english and korean and english != korean, name
 
 
 def test_lookup_falls_back_to_english():

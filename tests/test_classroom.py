@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 from test_app import APP, fresh_session, progress_text, wait_for_fallback, wait_until  # noqa: F401  (the fixture resets sessions)
+from test_app import app as page
 
 from bn_demo import engine, sessions
 from bn_demo.config import RunConfig
 from bn_demo.ui import export, state
-from conftest import make_idx_folder, wait_for
+from bn_demo.ui.strings import t
+from conftest import dispose_registry, make_idx_folder, wait_for
 
 
 @pytest.fixture
@@ -21,15 +22,7 @@ def one_slot(monkeypatch):
     registry = sessions.SessionRegistry(slots=1, idle_timeout=600)
     monkeypatch.setattr(sessions, "_default", registry)
     yield registry
-    for sid in list(registry._runs):
-        registry.release(sid)
-
-
-def page(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+    dispose_registry(registry)
 
 
 def test_start_beyond_the_slot_limit_queues_with_its_position(one_slot, digits):
@@ -85,7 +78,7 @@ def test_a_diverging_twin_is_stated_and_the_history_stays_downloadable():
     errors = " ".join(e.value for e in at.error)
     assert "plain network diverged at step" in errors
     assert runner.status == "finished"  # the BN twin went on to the end
-    doc = json.loads(export.metrics_json(runner.snapshot()))
+    doc = json.loads(export.record_json(runner.record()))
     assert len(json.dumps(doc)) > 1000 and "plain" in json.dumps(doc)
     assert not at.exception
 
@@ -103,7 +96,7 @@ def test_corrupt_dataset_files_are_named_and_the_run_falls_back(tmp_path, monkey
     assert not at.exception
 
 
-def test_a_crash_inside_a_run_is_a_short_message_and_the_server_carries_on(monkeypatch):
+def test_a_crash_inside_a_run_is_a_short_message_and_the_server_carries_on(monkeypatch, caplog):
     def broken_step(self):
         raise RuntimeError("simulated failure inside the training thread")
 
@@ -112,9 +105,13 @@ def test_a_crash_inside_a_run_is_a_short_message_and_the_server_carries_on(monke
     at.button(key="btn_start").click().run()
     runner = state.latest_runner()
     assert runner.join(timeout=60) and runner.status == "failed"
+    assert runner.record()["error"] == {"code": "exception", "type": "RuntimeError"}
     at.run()
     errors = " ".join(e.value for e in at.error)
-    assert "simulated failure inside the training thread" in errors and "Traceback" not in errors
+    # The page names the kind of failure; its own words and traceback go to the server's log only.
+    assert t("run_failed", message=t("config_problem_exception", type="RuntimeError")) in errors
+    assert "simulated failure" not in errors and "Traceback" not in errors
+    assert "simulated failure inside the training thread" in caplog.text and "Traceback" in caplog.text
     assert not at.exception
     monkeypatch.undo()  # the next Start works again
     at.button(key="btn_start").click().run()

@@ -1,4 +1,5 @@
-"""Every chart is a pure function snapshot → Plotly figure: check traces, axes, labels, sizes."""
+"""Every chart is a pure function run record → Plotly figure: check traces, axes, labels, sizes. The
+records are saved files (tests/data/make_records.py), so these tests train nothing."""
 
 from __future__ import annotations
 
@@ -9,29 +10,19 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from bn_demo.config import RunConfig
-from bn_demo.runner import Runner
 from bn_demo.ui import figures as F
 from bn_demo.ui.strings import t
-
-
-def _run(**changes) -> dict:
-    config = RunConfig(dataset="digits", hidden=(16, 16), steps=60, probe_every=5, ics_every=10, eval_every=10,
-                       **changes)
-    runner = Runner(config).start()
-    assert runner.join(timeout=120)
-    assert runner.status == "finished", runner.message
-    return runner.snapshot()
+from conftest import saved_record
 
 
 @pytest.fixture(scope="module")
 def snap() -> dict:
-    return _run()
+    return saved_record("run-compare.json")
 
 
 @pytest.fixture(scope="module")
 def plain_snap() -> dict:
-    return _run(model="plain")
+    return saved_record("run-plain.json")
 
 
 def values(trace_array) -> np.ndarray:
@@ -154,7 +145,7 @@ def test_gradient_norms_per_layer_on_log_axis(snap):
 def test_inactive_share_is_a_percentage(snap):
     fig = F.inactive_figure(snap)
     assert fig.layout.yaxis.tickformat == ".0%"
-    assert snap["inactive_meaning"] in fig.layout.title.text
+    assert t("inactive_relu") in fig.layout.title.text
 
 
 def test_bn_internals(snap):
@@ -179,7 +170,7 @@ def test_ics_measure_per_layer(snap):
     ics = snap["twins"]["bn"]["ics"]
     assert len(ics["step"]) > 0
     # ‖G−G′‖ and cos for layers 2…output, per twin
-    assert len(fig.data) == 2 * 2 * len(snap["ics_layer_names"])
+    assert len(fig.data) == 2 * 2 * snap["n_layers"]
     assert fig.layout.yaxis.type == "log"
     assert list(fig.layout.yaxis2.range) == [-1.05, 1.05]
 

@@ -175,7 +175,7 @@ def test_reproduce_fig1_writes_its_files(tmp_path, capsys):
     assert set(doc["measures"]["twins"]) == {"bn", "plain"}
     assert "plotly" in (out / "fig1.html").read_text().lower()
     printed = capsys.readouterr().out
-    assert "held-out accuracy" in printed and "digits train" in printed
+    assert "held-out accuracy" in printed and "digits (offline) training part (1,438" in printed
 
 
 def test_reproduce_all_writes_both_figures(tmp_path):

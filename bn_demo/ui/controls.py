@@ -2,10 +2,24 @@
 
 Every widget is keyed `w_<setting>` and gets its value only through session state (set from the
 link on a session's first run, or from a preset when one is picked), never through a `value=`
-argument, so the URL, presets and widgets cannot disagree.
+argument, so the URL, presets and widgets cannot disagree. The widgets are RunConfig's "widget"
+fields (config.WIDGET_FIELDS); the hidden widths are shown as depth and width, the pace as a mode
+(full speed or slow motion) and a rate.
+
+Widgets hold codes ("default", "both"), never labels, and a language switch changes no setting.
+Streamlit's selectbox, radio, segmented control and select slider send the browser's *label* of their
+value back (the output of `format_func`), and the server turns it back into a code with the mapping of
+its latest run. Right after a language switch the two disagree: a label the browser still holds in
+the old language is not found among the new labels, Streamlit passes it through as the value, and
+it lands in session state ("init = PyTorch default (Kaiming uniform)", then "device = auto → cpu",
+and in the link). So the page keeps the codes it last showed (CODES) and writes them back to every
+widget when the language changes: the widgets then hold codes again, and the browser is sent their
+labels in the new language.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import streamlit as st
 
@@ -13,29 +27,32 @@ from ..config import (
     ACTIVATIONS,
     BN_PLACEMENTS,
     DATASETS,
-    MAX_EPOCHS,
-    MAX_LAYERS,
-    MAX_STEPS,
+    DEVICES,
+    INITS,
     MODELS,
     OPTIMIZERS,
+    PAGE_LIMITS,
     PRESETS,
+    WIDGET_FIELDS,
     ConfigError,
     RunConfig,
 )
-from ..data import resolve_data_dir
 from ..model import available_devices, pick_device
 from . import params
-from .strings import LANG_NAMES, LANGS, dataset_name, preset_summary, t
+from .strings import LANG_NAMES, LANGS, config_problem, data_problem, dataset_name, preset_summary, t
 
 LR_GRID = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-BATCH_GRID = (2, 4, 8, 16, 32, 60, 64, 100, 128, 256, 512, 1024)
-WIDTH_GRID = (4, 8, 16, 32, 64, 100, 128, 256, 512)
+# The grids end at the page's limits (config.PAGE_LIMITS), which links are held to as well.
+BATCH_GRID = (2, 4, 8, 16, 32, 60, 64, 100, 128, 256, 512, PAGE_LIMITS["batch_size"].high)
+WIDTH_GRID = (4, 8, 16, 32, 64, 100, 128, 256, PAGE_LIMITS["width"].high)
 INIT_STD_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 MOMENTUM_GRID = (0.001, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1.0)
-PACE_GRID = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+PACE_GRID = (PAGE_LIMITS["pace"].low, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, PAGE_LIMITS["pace"].high)
+PACE_MODES = ("full", "slow")
 SLOW_DEFAULT_PACE = 5.0
-KEYS = ("dataset", "model", "lr", "batch_size", "epochs", "steps", "optimizer", "activation", "depth", "width",
-        "init", "init_std", "bn_placement", "bn_momentum", "seed", "pace_mode", "pace_rate", "device")
+# RunConfig fields with a widget of their own; hidden and pace are shown by two widgets each.
+PLAIN_FIELDS = tuple(name for name in WIDGET_FIELDS if name not in ("hidden", "pace"))
+CODES = "widget_codes"  # session state: the widgets' values as the page last showed them (codes)
 
 
 def key(name: str) -> str:
@@ -45,31 +62,44 @@ def key(name: str) -> str:
 # -- session state <-> config ----------------------------------------------------------------------------------
 
 
+def widget_values(config: RunConfig, pace_rate: float | None = None) -> dict[str, object]:
+    """The widgets' values (by widget key) that show `config`; `pace_rate` is the slow-motion rate
+    kept for a config at full speed."""
+    values = {key(name): getattr(config, name) for name in PLAIN_FIELDS}
+    values[key("depth")] = len(config.hidden)
+    values[key("width")] = max(config.hidden)
+    values[key("pace_mode")] = "slow" if config.pace else "full"
+    values[key("pace_rate")] = config.pace or pace_rate or SLOW_DEFAULT_PACE
+    return values
+
+
 def set_widgets(config: RunConfig) -> None:
     state = st.session_state
-    for name in ("dataset", "model", "lr", "batch_size", "epochs", "steps", "optimizer", "activation", "init",
-                 "init_std", "bn_placement", "bn_momentum", "seed", "device"):
-        state[key(name)] = getattr(config, name)
-    state[key("depth")] = len(config.hidden)
-    state[key("width")] = max(config.hidden)
-    state[key("pace_mode")] = "slow" if config.pace else "full"
-    state[key("pace_rate")] = config.pace or state.get(key("pace_rate"), SLOW_DEFAULT_PACE)
+    for name, value in widget_values(config, state.get(key("pace_rate"))).items():
+        state[name] = value
 
 
-def read_config() -> tuple[RunConfig, ConfigError | None]:
-    """The widgets' configuration and, if it cannot run, why."""
+def read_config(data_dir=None, values: Mapping | None = None) -> tuple[RunConfig, ConfigError | None]:
+    """The widgets' configuration and, if it cannot run, why: everything Start would refuse is found
+    here, before Start (the page's limits, a batch larger than the training split on disk). `values`
+    are the widgets' values by key (default: session state)."""
     state = st.session_state
-    values = {name: state[key(name)] for name in ("dataset", "model", "lr", "batch_size", "epochs", "steps",
-                                                  "optimizer", "activation", "init", "init_std", "bn_placement",
-                                                  "bn_momentum", "seed", "device")}
-    values["hidden"] = (int(state[key("width")]),) * int(state[key("depth")])
-    values["pace"] = float(state[key("pace_rate")]) if state[key("pace_mode")] == "slow" else 0.0
-    config = PRESETS[state[key("preset")]].config(**values)
+    values = state if values is None else values
+    changes = {name: values[key(name)] for name in PLAIN_FIELDS}
+    changes["hidden"] = (int(values[key("width")]),) * int(values[key("depth")])
+    changes["pace"] = float(values[key("pace_rate")]) if values[key("pace_mode")] == "slow" else 0.0
+    config = PRESETS[state[key("preset")]].config(**changes)
     try:
-        config.validate()
+        config.check_page_limits().validate().check_training_split(data_dir)
     except ConfigError as exc:
         return config, exc
     return config, None
+
+
+def error_line(error: ConfigError, lang: str) -> str:
+    """One short line for a setting that cannot run, in the page's language; the value is shown
+    literally (it may have come from a link)."""
+    return t("config_error", lang, problem=config_problem(error, lang, value=params.literal(error.value)))
 
 
 def init_session() -> str:
@@ -79,7 +109,7 @@ def init_session() -> str:
         link = params.from_params(st.query_params.to_dict())
         devices = ("auto", *available_devices())
         if link.config.device not in devices:
-            link.problems.append(params.Problem("device", link.config.device, "one of " + ", ".join(devices)))
+            link.problems.append(params.Problem("device", link.config.device, "device_absent", {"devices": devices}))
             link.config = link.config.replace(device="auto")
         state[key("preset")] = link.preset
         state[key("lang")] = link.lang
@@ -100,6 +130,14 @@ def _apply_preset() -> None:
     st.session_state.pop("link_problems", None)
 
 
+def _on_language() -> None:
+    """A language switch: write back the codes the page showed last, before any label of the old
+    language can be read as a value (see the module's docstring)."""
+    state = st.session_state
+    for name, value in (state.get(CODES) or {}).items():
+        state[name] = value
+
+
 def _with_value(grid, value) -> list:
     """A grid of choices that always contains the current value (a link may carry any valid number)."""
     return sorted({*grid, value}) if value is not None else list(grid)
@@ -113,88 +151,94 @@ def _num(value) -> str:
 
 
 def sidebar(lang: str, data_state) -> tuple[RunConfig, ConfigError | None]:
-    """Lay out the sidebar; `data_state(name) -> (state, detail)` describes a dataset's availability."""
+    """Lay out the sidebar; `data_state(name) -> (state, detail)` describes a dataset's availability.
+    The configuration is read from what the widgets return (always one of their options), and those
+    codes are kept for the next language switch."""
     state = st.session_state
+    shown = {}  # widget key -> the value the widget returned: a code or a number
+
+    def widget(name, make, *args, **kwargs):
+        shown[key(name)] = make(*args, key=key(name), **kwargs)
+        return shown[key(name)]
+
     with st.sidebar:
-        st.radio(t("language", lang), LANGS, format_func=LANG_NAMES.get, key=key("lang"), horizontal=True)
+        st.radio(t("language", lang), LANGS, format_func=LANG_NAMES.get, key=key("lang"), horizontal=True,
+                 on_change=_on_language)
         lang = state[key("lang")]
         st.header(t("sidebar_setup", lang), divider="blue")
-        st.selectbox(t("preset", lang), list(PRESETS), key=key("preset"), on_change=_apply_preset,
-                     help=t("preset_help", lang))
-        st.caption(preset_summary(state[key("preset")], lang))
-        st.selectbox(t("dataset", lang), DATASETS, key=key("dataset"), format_func=lambda d: dataset_name(d, lang))
-        _data_caption(state[key("dataset")], data_state, lang)
-        st.segmented_control(t("model_mode", lang), MODELS, key=key("model"), required=True, width="stretch",
-                             format_func=lambda m: t(f"model_{m}", lang))
+        preset = st.selectbox(t("preset", lang), list(PRESETS), key=key("preset"), on_change=_apply_preset,
+                              help=t("preset_help", lang))
+        st.caption(preset_summary(preset, lang))
+        dataset = widget("dataset", st.selectbox, t("dataset", lang), DATASETS,
+                         format_func=lambda d: dataset_name(d, lang))
+        _data_caption(dataset, data_state, lang)
+        model = widget("model", st.segmented_control, t("model_mode", lang), MODELS, required=True, width="stretch",
+                       format_func=lambda m: t(f"model_{m}", lang))
 
         with st.expander(t("section_training", lang), expanded=True):
-            st.select_slider(t("lr", lang), _with_value(LR_GRID, state.get(key("lr"))), key=key("lr"),
-                             format_func=_num)
-            st.select_slider(t("batch_size", lang), _with_value(BATCH_GRID, state.get(key("batch_size"))),
-                             key=key("batch_size"))
+            widget("lr", st.select_slider, t("lr", lang), _with_value(LR_GRID, state.get(key("lr"))), format_func=_num)
+            widget("batch_size", st.select_slider, t("batch_size", lang),
+                   _with_value(BATCH_GRID, state.get(key("batch_size"))))
             col_epochs, col_steps = st.columns(2)
-            col_epochs.number_input(t("run_length", lang), min_value=0, max_value=MAX_EPOCHS, step=1,
-                                    key=key("epochs"), disabled=bool(state.get(key("steps"))))
-            col_steps.number_input(t("steps", lang), min_value=0, max_value=MAX_STEPS, step=100, key=key("steps"),
-                                   help=t("steps_help", lang))
-            st.selectbox(t("optimizer", lang), OPTIMIZERS, key=key("optimizer"),
-                         format_func=lambda o: t(f"opt_{o}", lang))
+            widget("epochs", col_epochs.number_input, t("run_length", lang), *PAGE_LIMITS["epochs"], step=1,
+                   disabled=bool(state.get(key("steps"))))
+            widget("steps", col_steps.number_input, t("steps", lang), *PAGE_LIMITS["steps"], step=100,
+                   help=t("steps_help", lang))
+            widget("optimizer", st.selectbox, t("optimizer", lang), OPTIMIZERS,
+                   format_func=lambda o: t(f"opt_{o}", lang))
 
         with st.expander(t("section_network", lang), expanded=True):
-            st.segmented_control(t("activation", lang), ACTIVATIONS, key=key("activation"), required=True,
-                                 width="stretch")
-            st.slider(t("depth", lang), 1, MAX_LAYERS, key=key("depth"))
-            st.select_slider(t("width", lang), _with_value(WIDTH_GRID, state.get(key("width"))), key=key("width"))
-            st.selectbox(t("init", lang), ("default", "gaussian"), key=key("init"),
-                         format_func=lambda i: t(f"init_{i}", lang))
-            st.select_slider(t("init_std", lang), _with_value(INIT_STD_GRID, state.get(key("init_std"))),
-                             key=key("init_std"), format_func=_num, disabled=state[key("init")] != "gaussian")
+            widget("activation", st.segmented_control, t("activation", lang), ACTIVATIONS, required=True,
+                   width="stretch")
+            widget("depth", st.slider, t("depth", lang), *PAGE_LIMITS["depth"])
+            widget("width", st.select_slider, t("width", lang), _with_value(WIDTH_GRID, state.get(key("width"))))
+            init = widget("init", st.selectbox, t("init", lang), INITS, format_func=lambda i: t(f"init_{i}", lang))
+            widget("init_std", st.select_slider, t("init_std", lang),
+                   _with_value(INIT_STD_GRID, state.get(key("init_std"))), format_func=_num,
+                   disabled=init != "gaussian")
 
-        plain_only = state[key("model")] == "plain"
+        plain_only = model == "plain"
         with st.expander(t("section_bn", lang), expanded=True):
-            st.radio(t("bn_placement", lang), BN_PLACEMENTS, key=key("bn_placement"), disabled=plain_only,
-                     format_func=lambda p: t(f"place_{p}", lang))
-            st.select_slider(t("bn_momentum", lang), _with_value(MOMENTUM_GRID, state.get(key("bn_momentum"))),
-                             key=key("bn_momentum"), format_func=_num, disabled=plain_only,
-                             help=t("bn_momentum_help", lang))
+            widget("bn_placement", st.radio, t("bn_placement", lang), BN_PLACEMENTS, disabled=plain_only,
+                   format_func=lambda p: t(f"place_{p}", lang))
+            widget("bn_momentum", st.select_slider, t("bn_momentum", lang),
+                   _with_value(MOMENTUM_GRID, state.get(key("bn_momentum"))), format_func=_num, disabled=plain_only,
+                   help=t("bn_momentum_help", lang))
             if plain_only:
                 st.caption(t("bn_disabled", lang))
 
         with st.expander(t("section_run", lang), expanded=True):
-            st.number_input(t("seed", lang), min_value=0, max_value=2**31 - 1, step=1, key=key("seed"),
-                            help=t("seed_help", lang))
-            st.segmented_control(t("pace", lang), ("full", "slow"), key=key("pace_mode"), required=True,
-                                 width="stretch", format_func=lambda p: t(f"pace_{p}", lang), help=t("pace_help", lang))
-            st.select_slider(t("pace_rate", lang), _with_value(PACE_GRID, state.get(key("pace_rate"))),
-                             key=key("pace_rate"), format_func=_num, disabled=state[key("pace_mode")] != "slow")
-            devices = _with_value(("auto", *available_devices()), None)
-            if state.get(key("device")) not in devices:
+            widget("seed", st.number_input, t("seed", lang), min_value=0, max_value=2**31 - 1, step=1,
+                   help=t("seed_help", lang))
+            pace_mode = widget("pace_mode", st.segmented_control, t("pace", lang), PACE_MODES, required=True,
+                               width="stretch", format_func=lambda p: t(f"pace_{p}", lang), help=t("pace_help", lang))
+            widget("pace_rate", st.select_slider, t("pace_rate", lang),
+                   _with_value(PACE_GRID, state.get(key("pace_rate"))), format_func=_num, disabled=pace_mode != "slow")
+            devices = ["auto", *available_devices()]
+            if state.get(key("device")) in DEVICES and state[key("device")] not in devices:
                 devices.append(state[key("device")])
             found = str(pick_device("auto"))
-            st.selectbox(t("device", lang), devices, key=key("device"),
-                         format_func=lambda d: t("device_auto", lang, found=found) if d == "auto" else d)
+            widget("device", st.selectbox, t("device", lang), devices,
+                   format_func=lambda d: t("device_auto", lang, found=found) if d == "auto" else d)
             st.caption(t("device_found", lang, devices=", ".join(available_devices())))
 
         st.caption(":material/link: " + t("share_help", lang))
-    return read_config()
+    state[CODES] = shown
+    return read_config(values=shown)
 
 
 def _data_caption(name: str, data_state, lang: str) -> None:
+    # Viewers read "the server's data folder", never its path; the server's log names the path
+    # when something there is wrong (bn_demo/data.py).
     state, detail = data_state(name)
-    where = str(resolve_data_dir())
     text = {
         "offline": lambda: t("data_offline", lang),
-        "cached": lambda: t("data_cached", lang, dir=where),
-        "partial": lambda: t("data_partial", lang, dir=where),
-        "missing": lambda: t("data_missing", lang, dir=where),
-        "unavailable": lambda: t("data_unavailable", lang, why=_short(detail)),
+        "cached": lambda: t("data_cached", lang),
+        "partial": lambda: t("data_partial", lang),
+        "missing": lambda: t("data_missing", lang),
+        "unavailable": lambda: t("data_unavailable", lang, problem=data_problem(detail, lang)),
         "downloading": lambda: t("data_downloading", lang, name=dataset_name(name, lang)),
     }[state]()
     icon = {"offline": "check_circle", "cached": "check_circle", "partial": "warning", "missing": "download",
             "unavailable": "block", "downloading": "hourglass_top"}[state]
     st.caption(f":material/{icon}: {text}")
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,5 @@
-"""Snapshot → Plotly figure, one pure function per chart (no Streamlit here, so tests call them directly).
+"""Run record (bn_demo/record.py) → Plotly figure, one pure function per chart (no Streamlit here, so
+tests call them directly; `snap` is always a record).
 
 Every figure gets `layout.uirevision` tied to the chart and the run, so a user's zoom survives the
 page's refreshes but resets for a new run. Arrays go out as float32 (Plotly serialises numpy arrays
@@ -14,7 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .strings import dataset_name, layer_label, net_name, t, twin_label
+from ..record import nonlinearity_input_kind
+from .strings import dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
 
 TWIN_COLORS = {"bn": "#2563eb", "plain": "#ea580c"}
 TWIN_RGB = {"bn": (37, 99, 235), "plain": (234, 88, 12)}
@@ -155,7 +157,8 @@ def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple 
         fig.update_yaxes(title_text=t("ax_acc", lang), tickformat=".0%", range=[0, 1.02])
         n_classes = len((snap.get("dataset") or {}).get("classes") or range(10))
         fig.add_hline(y=1 / n_classes, line=dict(color="#9ca3af", width=1, dash="dot"),
-                      annotation_text=f"chance {1 / n_classes:.0%}", annotation_position="bottom right",
+                      annotation_text=t("chance", lang, share=f"{1 / n_classes:.0%}"),
+                      annotation_position="bottom right",
                       annotation_font=dict(size=11, color="#6b7280"))
     else:
         fig.update_yaxes(title_text=t("ax_loss", lang) + " (log)", type="log", tickvals=LOG_TICKS,
@@ -223,8 +226,7 @@ def bands_figure(snap: dict, layer: int, kind: str, lang: str = "en") -> go.Figu
 
 
 def _layer_name(snap: dict, layer: int, lang: str = "en") -> str:
-    names = snap.get("layer_names") or []
-    return layer_label(names[layer] if layer < len(names) else f"hidden {layer + 1}", lang)
+    return layer_label(layer, snap["n_layers"], lang)
 
 
 def _twins_with(snap: dict, layer: int, kind: str) -> list[str]:
@@ -337,9 +339,9 @@ def histogram_figure(snap: dict, layer: int, kind: str, fractions: tuple[float, 
 def paper_figure(snap: dict, unit: int, lang: str = "en") -> go.Figure:
     """Ioffe & Szegedy Fig. 1(b, c): one unit's {15, 50, 85}th percentile of its input to the
     nonlinearity in the last hidden layer, over training, per twin on a shared axis."""
-    names = snap.get("layer_names") or ["hidden 1"]
+    last = snap["n_layers"] - 1
     fig, twins = _twin_subplots(snap, f"paper-{unit}", t("title_paper", lang, unit=unit,
-                                layer=layer_label(names[-1], lang)), lang)
+                                layer=layer_label(last, snap["n_layers"], lang)), lang)
     for col, name in enumerate(twins, start=1):
         probes = snap["twins"].get(name, {}).get("probes") if snap.get("twins") else None
         if probes is None or not len(probes["step"]):
@@ -394,7 +396,7 @@ def per_layer_figure(snap: dict, chart: str, title: str, y_title: str, series, l
 
 
 def grad_figure(snap: dict, lang: str = "en") -> go.Figure:
-    names = [layer_label(n, lang) for n in [*snap.get("layer_names", []), "output"]]
+    names = layer_labels(snap["n_layers"], lang, output=True)
 
     def series(probes):
         for i, layer in enumerate(probes["layers"]):
@@ -411,8 +413,8 @@ def _positive(values) -> np.ndarray:
 
 
 def inactive_figure(snap: dict, lang: str = "en") -> go.Figure:
-    names = [layer_label(n, lang) for n in snap.get("layer_names", [])]
-    meaning = snap.get("inactive_meaning", "")
+    names = layer_labels(snap["n_layers"], lang)
+    meaning = t(f"inactive_{snap['config']['activation']}", lang)
 
     def series(probes):
         for i, layer in enumerate(probes["layers"]):
@@ -430,7 +432,7 @@ def _bn_layers(snap: dict):
     if not twin:
         return None, []
     probes = twin["probes"]
-    return probes, [(snap["layer_names"][i], layer["bn_internals"])
+    return probes, [(i, layer["bn_internals"])
                     for i, layer in enumerate(probes["layers"]) if "bn_internals" in layer]
 
 
@@ -440,7 +442,7 @@ def gamma_beta_figure(snap: dict, lang: str = "en") -> go.Figure:
     probes, layers = _bn_layers(snap)
     colors = layer_colors(len(layers))
     for (name, internals), color in zip(layers, colors):
-        name = layer_label(name, lang)
+        name = layer_label(name, snap["n_layers"], lang)
         for col, param in ((1, "gamma"), (2, "beta")):
             mean, std = internals[f"{param}_mean"], internals[f"{param}_std"]
             steps = probes["step"]
@@ -470,7 +472,7 @@ def bn_stats_figure(snap: dict, lang: str = "en") -> go.Figure:
     style(fig, "bn-stats", snap, title=t("title_bn_stats", lang), height=400)
     probes, layers = _bn_layers(snap)
     for (name, internals), color in zip(layers, layer_colors(len(layers))):
-        name = layer_label(name, lang)
+        name = layer_label(name, snap["n_layers"], lang)
         for col, stat in ((1, "mean"), (2, "var")):
             fig.add_trace(line(probes["step"], internals[f"running_{stat}"], group=name, color=color,
                                name=t("series_running", lang, layer=name), showlegend=col == 1,
@@ -512,12 +514,11 @@ def bn_accuracy_figure(snap: dict, lang: str = "en") -> go.Figure:
 
 
 def _stacked_layer_figure(snap: dict, lang: str, chart: str, title: str, subtitles: tuple[str, str],
-                          layer_names: list, series, hovers: tuple[str, str]) -> go.Figure:
+                          names: list[str], series, hovers: tuple[str, str]) -> go.Figure:
     """Two stacked panels sharing the step axis, one line per (twin, layer) in each: `series` yields
     (twin, layer index, steps, top values, bottom values)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=list(subtitles))
     style(fig, chart, snap, title=title, height=520)
-    names = [layer_label(n, lang) for n in layer_names]
     colors = layer_colors(len(names))
     for twin, j, steps, top, bottom in series:
         label = t("series_layer", lang, net=twin_label(twin, lang), layer=names[j])
@@ -532,7 +533,7 @@ def _stacked_layer_figure(snap: dict, lang: str, chart: str, title: str, subtitl
 
 def ics_figure(snap: dict, lang: str = "en") -> go.Figure:
     """Santurkar et al.'s ‖G − G′‖ and cos(G, G′) per layer (layer 2 up to the output), per twin."""
-    names = snap.get("ics_layer_names", [])
+    names = layer_labels(snap["n_layers"], lang, output=True)[1:]  # ICS exists for layers 2 … output
 
     def series():
         for twin in twin_names(snap):
@@ -548,12 +549,6 @@ def ics_figure(snap: dict, lang: str = "en") -> go.Figure:
     return fig
 
 
-def nonlinearity_input_kind(snap: dict, twin: str) -> str:
-    """Which recorded quantity feeds the nonlinearity: BN's output when BN sits before it."""
-    placement = (snap.get("config") or {}).get("bn_placement", "before")
-    return "bn" if twin == "bn" and placement == "before" else "linear"
-
-
 def drift_figure(snap: dict, lang: str = "en") -> go.Figure:
     """Mean and standard deviation of each layer's input to the nonlinearity over the probe batch."""
 
@@ -566,7 +561,7 @@ def drift_figure(snap: dict, lang: str = "en") -> go.Figure:
                     yield twin, i, probes["step"], layer[kind]["mean"], layer[kind]["std"]
 
     return _stacked_layer_figure(snap, lang, "drift", t("title_drift", lang), (t("ax_mean", lang), t("ax_std", lang)),
-                                 snap.get("layer_names", []), series(), ("%{y:.3g}", "%{y:.3g}"))
+                                 layer_labels(snap["n_layers"], lang), series(), ("%{y:.3g}", "%{y:.3g}"))
 
 
 # -- held-out digits with predictions ------------------------------------------------------------------------
@@ -653,9 +648,5 @@ def dataset_caption(snap: dict, lang: str) -> str:
     ds = snap.get("dataset") or {}
     if not ds:
         return ""
-    return t("data_splits", lang, train=ds.get("train_split", "?"), test=ds.get("test_split", "?")) + \
-        f" · {dataset_name(ds.get('name', ''), lang)}"
-
-
-ALL_FIGURES = ("curves-loss", "curves-acc", "bands", "heatmap", "hist", "paper", "grad", "inactive",
-               "gamma-beta", "bn-stats", "bn-acc", "ics", "drift", "gallery")
+    return t("data_splits", lang, train=split_label(ds, "train", lang), test=split_label(ds, "test", lang)) + \
+        f" · {dataset_name(ds['name'], lang)}"

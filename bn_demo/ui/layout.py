@@ -5,13 +5,29 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import streamlit as st
 
+from .. import record as rec
 from ..config import ConfigError, RunConfig
-from . import export, figures, state
-from .controls import key
-from .strings import dataset_name, divergence_reason, duration, field_name, layer_label, net_name, number, t
+from . import export, figures, params, state
+from .controls import error_line, key
+from .strings import (
+    collapse_reason,
+    data_problem,
+    divergence_reason,
+    duration,
+    field_name,
+    layer_label,
+    link_allowed,
+    net_name,
+    number,
+    partial_note,
+    run_error,
+    split_label,
+    t,
+)
 
 # The live view's refresh period while a run trains. Each refresh costs the server ~0.1 s of Python (the
 # GIL the training thread needs) and the browser a Plotly redraw; at 2 s a browser on the same 2-core
@@ -32,40 +48,63 @@ def header(lang: str) -> None:
 
 
 def link_warning(lang: str) -> None:
-    problems = st.session_state.get("link_problems") or []
+    """Name each bad link parameter. Keys and values are user text: they are shown literally
+    (params.literal), never as Markdown, and a link with many bad keys is summed up after a few."""
+    # The page's own settings first: a link stuffed with unknown keys must not push them out of view.
+    problems = sorted(st.session_state.get("link_problems") or [], key=lambda p: p.field not in params.URL_KEYS)
     if problems:
-        fields = "; ".join(t("url_field", lang, field=field_name(p.field, lang), value=p.value,
-                             allowed=t("url_unknown", lang) if p.allowed == "unknown setting" else p.allowed)
-                           for p in problems)
-        st.warning(t("url_warning", lang, fields=fields), icon=":material/warning:")
+        fields = [t("url_field", lang, value=params.literal(p.value),
+                    field=field_name(p.field, lang) if p.field in params.URL_KEYS else params.literal(p.field),
+                    allowed=link_allowed(p, lang))
+                  for p in problems[:params.PROBLEMS_SHOWN]]
+        if len(problems) > params.PROBLEMS_SHOWN:
+            fields.append(t("url_more", lang, n=len(problems) - params.PROBLEMS_SHOWN))
+        st.warning(t("url_warning", lang, fields="; ".join(fields)), icon=":material/warning:")
 
 
 # -- buttons --------------------------------------------------------------------------------------------------
 
 
+# The button callbacks return at once: they never wait for a run (issue 8, a blank page under Start/Stop
+# spam). A callback runs before the script has drawn anything, and while it runs the previous page is
+# only "stale". If that script run ends early without a rerun (Streamlit's own "Stop" in the top bar,
+# which shows while a script runs and has the same name as our Stop), Streamlit counts it as finished
+# and removes every element it did not redraw: the whole page, sidebar included, goes blank until the
+# next full run, which nothing triggers. Start used to wait up to 1.5 s for the first point (the whole
+# 1.5 s when the run queues behind another tab) and Stop up to 2 s for the thread, so that window was
+# seconds long on every click. Now the page is redrawn within milliseconds of a click; the wait for
+# the first point happens in live_view, after the controls are on screen.
+FIRST_POINT_KEY = "await_first_point"  # session state: the run whose Start click may wait for its step-0 point
+
+
 def _on_start(runs: state.SessionRuns, data_dir) -> None:
     from .controls import read_config
 
+    if runs.active:  # a click from a page drawn before the run started (the button is disabled now): once is enough
+        return
     config, error = read_config()
     if error is None:
         st.session_state.pop("link_problems", None)
         runner = state.start_run(runs, config, data_dir, preset=st.session_state[key("preset")])
-        state.wait_for_first_point(runner)
+        st.session_state[FIRST_POINT_KEY] = runner.run_id
 
 
 def _on_pause(runs: state.SessionRuns) -> None:
-    if runs.runner is None:
+    runner = runs.runner  # one look-up: a stale click may race with the run's end
+    if runner is None or runner.ended:
         return
-    if runs.runner.status == "paused":
-        runs.runner.resume()
+    if runner.status == "paused":
+        runner.resume()
     else:
-        runs.runner.pause()
+        runner.pause()
 
 
 def _on_stop(runs: state.SessionRuns) -> None:
-    if runs.runner is not None:
-        runs.runner.stop()
-        runs.runner.join(timeout=2.0)
+    # No join: stop() ends the run for every reader at once (status "stopped", slot returned); its thread
+    # leaves within a step in the background. A click from a stale page on an ended run does nothing.
+    runner = runs.runner
+    if runner is not None and not runner.ended:
+        runner.stop()
 
 
 def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError | None, lang: str,
@@ -84,8 +123,7 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
     cols[3].button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runs.runner is None,
                    on_click=state.reset, args=(runs,), help=t("reset_help", lang), width="stretch")
     if error is not None:
-        st.error(t("config_error", lang, field=field_name(error.field, lang), value=error.value,
-                   allowed=error.allowed), icon=":material/block:")
+        st.error(error_line(error, lang), icon=":material/block:")
     elif active and runs.runner.config.to_dict() != config.to_dict() and runs.fallback is None:
         cols[4].caption(":material/info: " + t("settings_apply_next", lang))
 
@@ -94,6 +132,16 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 
 
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
+    runner = runs.runner
+    if runner is not None and st.session_state.pop(FIRST_POINT_KEY, None) == runner.run_id:
+        # Right after Start, hold this rerun briefly so the page it draws already has the step-0 point
+        # (~0.05 s when the data is cached) instead of waiting a refresh for it. Here, not in the Start
+        # callback: the sidebar and the buttons are on screen already (see _on_start). A run that
+        # waits in the queue for a slot cannot have a point soon: no wait then.
+        started, deadline = time.monotonic(), time.monotonic() + state.FIRST_POINT_WAIT
+        while time.monotonic() < deadline and not state.has_first_point(runner) and (
+                runner.status == "running" or (runner.status == "queued" and time.monotonic() - started < 0.1)):
+            time.sleep(0.02)
     refreshing = runs.refreshing
     # Until the first measurement exists, check back quickly: the charts should appear within a
     # second or two of Start, not a whole refresh period later.
@@ -119,48 +167,85 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
         st.rerun()  # the run ended or paused: redraw the buttons, stop the timer
     if was_loading and state.has_first_point(runner):
         st.rerun()  # the first point has arrived: the sidebar's data state changes, the timer slows down
-    snap = runner.snapshot()
-    status_panel(runs, snap, lang)
+    snap = runner.record()
+    status_panel(snap, lang)
     if not snap.get("twins"):
         return
     metrics_row(snap, lang)
     chart_tabs(runs, snap, lang)
 
 
-def status_panel(runs: state.SessionRuns, snap: dict, lang: str) -> None:
-    progress = snap["progress"]
-    status = snap["status"]
+def status_panel(snap: dict, lang: str) -> None:
+    """What the run is doing and what happened to it, read from its record alone (a replay too)."""
+    progress, status = snap["progress"], snap["status"]
     device = snap.get("device") or "…"
-    if runs.fallback:
-        st.warning(t("fallback_notice", lang, name=dataset_name(runs.fallback["dataset"], lang),
-                     why=runs.fallback["why"]), icon=":material/inventory_2:")
+    if snap.get("fallback"):
+        notice(t("fallback_notice", lang, problem=data_problem(snap["fallback"], lang)),
+               snap["fallback"].get("detail"), lang)
     if status == "failed":
-        st.error(t("run_failed", lang, message=snap["message"]), icon=":material/block:")
+        notice(t("run_failed", lang, message=run_error(snap["error"], lang)), (snap["error"] or {}).get("detail"),
+               lang, kind="error")
         return
     if status == "queued":
-        queue = state.queue_state(runs.runner)
-        st.progress(0.0, text=t("status_queued_line", lang, position=queue["position"] or 1, busy=queue["busy"],
-                                slots=queue["slots"]))
+        queue = state.queue_state()
+        st.progress(0.0, text=t("status_queued_line", lang, position=progress["queue_position"] or 1,
+                                busy=queue["busy"], slots=queue["slots"]))
+        if progress.get("slot_released"):
+            st.info(t("status_requeued", lang), icon=":material/hourglass_top:")
         return
-    if not snap.get("twins"):
-        st.progress(0.0, text=t("status_loading", lang, device=device))
+    if not snap.get("twins"):  # still setting up, or stopped before it began (while queued, say)
+        st.progress(0.0, text=t("status_stopped_early", lang) if status == "stopped"
+                    else t("status_loading", lang, device=device))
         return
-    total = progress["total_steps"] or snap.get("total_steps") or 0
-    text = t("status_line", lang, step=number(snap["step"]), total=number(total),
+    total = progress["total_steps"] or 0
+    text = t("status_line", lang, step=number(progress["step"]), total=number(total),
              rate=number(progress["samples_per_second"] or 0),
              eta=duration(progress["eta_seconds"]) if progress["eta_seconds"] is not None else t("eta_unknown", lang),
              device=device, status=t(f"status_{status}", lang))
     st.progress(min(1.0, progress["fraction"] or 0.0), text=text)
+    budget = snap.get("budget") or {}
+    if status == "paused" and progress.get("slot_released"):
+        st.info(t("status_paused_released", lang, grace=duration(progress["pause_grace"])), icon=":material/info:")
+    if status == "stopped" and snap.get("stop_reason") == "budget":
+        line = (t("stopped_budget_work", lang, step=number(progress["step"]), steps=number(budget["step_limit"]))
+                if budget.get("hit") == "work" else
+                t("stopped_budget_seconds", lang, step=number(progress["step"]), limit=duration(budget["seconds"])))
+        st.warning(line, icon=":material/timer_off:")
     dataset = snap.get("dataset") or {}
     st.caption(figures.dataset_caption(snap, lang))
-    if dataset.get("note"):
-        st.info(dataset["note"], icon=":material/info:")
-    diverged = [(name, tw) for name, tw in snap["twins"].items() if tw["status"] == "diverged"]
-    for name, twin in diverged:
-        sentence = t("diverged", lang, net=net_name(name, lang), step=number(twin["diverged_at_step"]),
-                     reason=divergence_reason(twin["reason"], lang))
+    if dataset.get("partial"):
+        st.info(partial_note(dataset, lang), icon=":material/info:")
+    for name, twin in snap["twins"].items():
         others_going = any(tw["status"] == "running" for n, tw in snap["twins"].items() if n != name)
-        st.error(sentence + (" " + t("diverged_goes_on", lang) if others_going else ""), icon=":material/error:")
+        if twin["status"] == "diverged":
+            sentence = t("diverged", lang, net=net_name(name, lang), step=number(twin["diverged_at_step"]),
+                         reason=divergence_reason(twin, lang))
+            st.error(sentence + (" " + t("diverged_goes_on", lang) if others_going else ""), icon=":material/error:")
+        elif twin.get("collapsed_at_step") is not None:
+            sentence = t("collapsed", lang, net=net_name(name, lang), step=number(twin["collapsed_at_step"]),
+                         reason=collapse_reason(twin, snap["n_layers"], lang))
+            st.warning(sentence + (" " + t("collapsed_goes_on", lang) if twin["status"] == "running" else ""),
+                       icon=":material/heart_broken:")
+
+
+def notice(line: str, detail: str | None, lang: str, kind: str = "warning") -> None:
+    """One short translated line; a technical detail (a download error's own words, server-side and
+    path-free) stays folded away beneath it, shown as literal text."""
+    box = st.error if kind == "error" else st.warning
+    box(line, icon=":material/block:" if kind == "error" else ":material/inventory_2:")
+    if detail:
+        with st.expander(t("technical_detail", lang)):
+            st.code(detail, language=None)
+
+
+def run_lost_notice(runs: state.SessionRuns, lang: str) -> None:
+    """Until the session's first run: the run this page's link named was ended when its page went away."""
+    if state.LOST_RUN not in st.session_state:
+        return
+    if runs.runner is not None:
+        del st.session_state[state.LOST_RUN]
+        return
+    st.info(t("run_lost", lang), icon=":material/wifi_off:")
 
 
 def metrics_row(snap: dict, lang: str) -> None:
@@ -174,7 +259,7 @@ def metrics_row(snap: dict, lang: str) -> None:
         delta = None
         if other and _finite(acc) and _finite(other[0]):
             delta = f"{100 * (acc - other[0]):+.1f} pts"
-        help_text = t("metric_acc_help", lang, split=ds.get("test_split", "?"),
+        help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
                       step=number(final["eval_step"] or 0))
         cols[2 * i].metric(t("metric_acc", lang, net=net_name(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
                            delta=delta, help=help_text, border=True)
@@ -206,7 +291,7 @@ def chart_tabs(runs: state.SessionRuns, snap: dict, lang: str) -> None:
 
 
 def _probe_facts(snap: dict) -> dict:
-    return {"n": next(iter(snap["twins"].values()))["probes"]["probe_size"],
+    return {"n": snap["probe"]["size"],
             "every": snap["cadence"]["probe_every"]}
 
 
@@ -229,11 +314,11 @@ def _past_label(run: dict, lang: str) -> str:
 
 
 def _tab_distributions(runs, snap, lang) -> None:
-    layers = snap.get("layer_names") or []
+    layers = range(snap["n_layers"])
     has_bn = "bn" in snap["twins"]
     kinds = KINDS if has_bn else ("linear", "act")
     c1, c2, c3 = st.columns([1, 2, 2])
-    layer = c1.selectbox(t("layer", lang), range(len(layers)), format_func=lambda i: layer_label(layers[i], lang),
+    layer = c1.selectbox(t("layer", lang), layers, format_func=lambda i: layer_label(i, snap["n_layers"], lang),
                          key="dist_layer")
     if st.session_state.get("dist_kind") not in kinds:
         st.session_state["dist_kind"] = "bn" if has_bn else "linear"
@@ -250,20 +335,21 @@ def _tab_distributions(runs, snap, lang) -> None:
     outside = figures.outside_share(snap, layer, kind)
     if outside > 0.001:
         st.caption(t("outside_bins", lang, share=f"{outside:.1%}"))
-    st.caption(f"{snap['modes']['probe']}.")
+    st.caption(t("mode_probe", lang) + ".")
 
 
 def _tab_paper(runs, snap, lang) -> None:
     width = snap["config"]["hidden"][-1]
     unit = st.slider(t("unit", lang), 0, max(0, width - 1), 0, key="paper_unit") if width > 1 else 0
     explained(figures.paper_figure(snap, unit, lang), "chart_paper", t("explain_paper", lang), t("look_paper", lang))
-    st.caption(f"{snap['modes']['probe']}.")
+    st.caption(t("mode_probe", lang) + ".")
 
 
 def _tab_gradients(runs, snap, lang) -> None:
     explained(figures.grad_figure(snap, lang), "chart_grad", t("explain_grad", lang), t("look_grad", lang))
     explained(figures.inactive_figure(snap, lang), "chart_inactive",
-              t("explain_inactive", lang, meaning=snap.get("inactive_meaning", "")), t("look_inactive", lang))
+              t("explain_inactive", lang, meaning=t(f"inactive_{snap['config']['activation']}", lang)),
+              t("look_inactive", lang))
 
 
 def _tab_internals(runs, snap, lang) -> None:
@@ -272,11 +358,19 @@ def _tab_internals(runs, snap, lang) -> None:
     explained(figures.bn_stats_figure(snap, lang), "chart_bn_stats", t("explain_bn_stats", lang),
               t("look_bn_stats", lang))
     explained(figures.bn_accuracy_figure(snap, lang), "chart_bn_acc",
-              t("explain_bn_acc", lang, batch_mode=snap["modes"]["eval_batch_stats"]), t("look_bn_acc", lang))
+              t("explain_bn_acc", lang, batch_mode=t("mode_eval_batch_stats", lang)), t("look_bn_acc", lang))
 
 
 def _tab_ics(runs, snap, lang) -> None:
     st.info(t("ics_honest", lang), icon=":material/science:")
+    # The statement about this run is computed from its numbers, never written in advance.
+    ics = rec.ics_comparison(snap)
+    if ics is None:
+        st.caption(t("ics_not_yet", lang))
+    else:
+        larger = ics["larger"] == "bn"
+        st.markdown(t("ics_bn_larger" if larger else "ics_bn_smaller", lang, bn=f"{ics['bn']:.3g}",
+                      plain=f"{ics['plain']:.3g}", ratio=f"{ics['ratio'] if larger else 1 / ics['ratio']:.1f}"))
     left, right = st.columns(2, gap="medium")
     with left:
         st.plotly_chart(figures.ics_figure(snap, lang), key="chart_ics", config=PLOTLY_CONFIG, theme=None)
@@ -288,24 +382,26 @@ def _tab_ics(runs, snap, lang) -> None:
 
 def _tab_predictions(runs, snap, lang) -> None:
     n = len((snap.get("gallery") or {}).get("labels", []))
-    split = (snap.get("dataset") or {}).get("test_split", "?")
+    split = split_label(snap["dataset"], "test", lang)
     explained(figures.gallery_figure(snap, lang), "chart_gallery", t("explain_gallery", lang, n=n, split=split),
               t("look_gallery", lang))
 
 
 def _tab_downloads(runs, snap, lang) -> None:
     runner = runs.runner
+    # A live run's files are built from a fresh record only when clicked, not on every refresh; a replay's
+    # record is the one on screen.
+    latest = (lambda: snap) if replaying() or runner is None else runner.record
     st.subheader(t("downloads", lang))
     stem = export.file_stem(snap)
     cols = st.columns(3)
-    # Callables: the file is built from a fresh snapshot only when clicked, not on every refresh.
-    cols[0].download_button(t("download_json", lang), data=lambda: export.metrics_json(runner.snapshot()),
-                            file_name=f"{stem}-metrics.json", mime="application/json", on_click="ignore",
+    cols[0].download_button(t("download_json", lang), data=lambda: export.record_json(latest()),
+                            file_name=f"{stem}-record.json", mime="application/json", on_click="ignore",
                             icon=":material/download:", key="dl_json", help=t("download_help", lang))
-    cols[1].download_button(t("download_csv", lang), data=lambda: export.metrics_csv(runner.snapshot()),
+    cols[1].download_button(t("download_csv", lang), data=lambda: export.metrics_csv(latest()),
                             file_name=f"{stem}-metrics.csv", mime="text/csv", on_click="ignore",
                             icon=":material/download:", key="dl_csv", help=t("download_help", lang))
-    cols[2].download_button(t("download_hist", lang), data=lambda: export.histograms_json(runner.snapshot()),
+    cols[2].download_button(t("download_hist", lang), data=lambda: export.histograms_json(latest()),
                             file_name=f"{stem}-histograms.json", mime="application/json", on_click="ignore",
                             icon=":material/download:", key="dl_hist", help=t("download_help", lang))
     st.subheader(t("history", lang))
@@ -328,6 +424,55 @@ def _tab_downloads(runs, snap, lang) -> None:
 TAB_DRAWERS = {"curves": _tab_curves, "distributions": _tab_distributions, "paper": _tab_paper,
                "gradients": _tab_gradients, "internals": _tab_internals, "ics": _tab_ics,
                "predictions": _tab_predictions, "downloads": _tab_downloads}
+
+
+# -- replay: a saved record, every tab as it was ------------------------------------------------------------
+
+REPLAY = "replay_record"  # session_state: the record being replayed, or absent
+
+
+def replaying() -> bool:
+    return REPLAY in st.session_state
+
+
+def replay_picker(lang: str) -> None:
+    """Open a run record downloaded earlier (JSON only, schema-checked, size-capped, never unpickled), so a
+    teacher can prepare runs at home and show them in class without training."""
+    with st.expander(t("replay_open", lang), icon=":material/folder_open:", expanded=replaying()):
+        st.file_uploader(t("replay_file", lang), type=["json"], key="replay_upload", on_change=_load_replay,
+                         help=t("replay_help", lang))
+        if REPLAY in st.session_state:
+            st.button(t("replay_close", lang), key="btn_replay_close", icon=":material/close:", on_click=_close_replay)
+        if st.session_state.get("replay_error"):
+            st.error(t(f"replay_error_{st.session_state['replay_error']}", lang), icon=":material/block:")
+
+
+def _load_replay() -> None:
+    upload = st.session_state.get("replay_upload")
+    st.session_state.pop("replay_error", None)
+    if upload is None:
+        return
+    try:
+        st.session_state[REPLAY] = rec.loads(upload.getvalue())
+    except rec.RecordError as exc:
+        st.session_state.pop(REPLAY, None)
+        st.session_state["replay_error"] = exc.code
+
+
+def _close_replay() -> None:
+    st.session_state.pop(REPLAY, None)
+    st.session_state.pop("replay_error", None)
+
+
+def replay_view(lang: str) -> None:
+    """The replayed record through the same panels as a live run; nothing trains, nothing refreshes."""
+    snap = st.session_state[REPLAY]
+    st.info(t("replay_banner", lang, run=snap["run_id"], step=number(snap["progress"]["step"])),
+            icon=":material/history:")
+    status_panel(snap, lang)
+    if snap["twins"]:
+        metrics_row(snap, lang)
+        chart_tabs(state.session_runs(), snap, lang)
 
 
 # -- concepts ---------------------------------------------------------------------------------------------

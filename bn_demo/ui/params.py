@@ -2,32 +2,42 @@
 
 A link names a preset and only the settings that differ from it, e.g.
 `?preset=ioffe2015&lr=0.1&lang=ko`. Reading a link never fails: each bad or unknown parameter is
-dropped (its setting keeps the preset's value) and reported as a Problem the page can show.
+dropped (its setting keeps the preset's value) and reported as a Problem the page can show, as data (a
+config.RULES code and its facts, phrased by the page in its language). A link is held to the page's own
+limits (config.PAGE_LIMITS), not the engine's wider ones. Its parameters are RunConfig's link fields
+(config.LINK_FIELDS), with the hidden widths as depth and width.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from ..config import MAX_LAYERS, MAX_WIDTH, PRESETS, ConfigError, RunConfig
+from ..config import LINK_FIELDS, PAGE_LIMITS, PRESETS, SHOWN_CHARS, ConfigError, RunConfig, shorten
 from .strings import LANGS
 
 DEFAULT_PRESET = "tutorial"
 DEFAULT_LANG = "en"
-# URL keys in the order they are applied (networks before batch size: batch 1 is fine only without BN).
-CONFIG_KEYS = ("dataset", "model", "lr", "batch_size", "epochs", "steps", "activation", "depth", "width", "optimizer",
-               "init", "init_std", "bn_placement", "bn_momentum", "seed", "pace", "device", "weight_decay")
-URL_KEYS = ("preset", "lang", *CONFIG_KEYS)
-INT_KEYS = {"batch_size", "epochs", "steps", "depth", "width", "seed"}
-FLOAT_KEYS = {"lr", "init_std", "bn_momentum", "pace", "weight_decay"}
+CONFIG_KEYS = tuple(key for name in LINK_FIELDS for key in (("depth", "width") if name == "hidden" else (name,)))
+URL_KEYS = ("preset", "lang", *CONFIG_KEYS)  # every parameter the page knows
+_TYPES = {f.name: str(f.type) for f in fields(RunConfig)} | {"depth": "int", "width": "int"}
+INT_KEYS = {k for k in CONFIG_KEYS if _TYPES[k] == "int"}
+FLOAT_KEYS = {k for k in CONFIG_KEYS if _TYPES[k] == "float"}
+PROBLEMS_SHOWN = 5  # a link's warning names this many bad parameters and counts the rest
 
 
 @dataclass
 class Problem:
+    """A link parameter that was dropped: its key and text, the rule it broke (a config.RULES code with
+    its facts) and, when it is fine alone, the setting it conflicts with."""
+
     field: str
     value: str
-    allowed: str
+    code: str
+    facts: dict = field(default_factory=dict)
+    conflict: str = ""
 
 
 @dataclass
@@ -84,61 +94,82 @@ def _convert(key: str, text: str):
     return text.strip().lower()
 
 
-def _allowed(key: str) -> str:
-    if key == "depth":
-        return f"an integer from 1 to {MAX_LAYERS}"
-    if key == "width":
-        return f"an integer from 1 to {MAX_WIDTH}"
-    if key in INT_KEYS:
-        return "an integer"
-    if key in FLOAT_KEYS:
-        return "a number"
-    return "a known value"
-
-
 def from_params(params: Mapping) -> Link:
-    """Parse a query string's parameters; never raises."""
+    """Parse a query string's parameters; never raises. The parameters are applied together, in any
+    order (`model=plain&batch_size=1` and `batch_size=1&model=plain` are the same link): while the
+    result cannot run, the parameter the broken rule names is dropped and reported."""
     link = Link()
     raw = {str(k): _single(v) for k, v in params.items()}
     preset = raw.pop("preset", DEFAULT_PRESET).strip().lower()
     if preset not in PRESETS:
-        link.problems.append(Problem("preset", preset, "one of " + ", ".join(PRESETS)))
+        link.problems.append(Problem("preset", preset, "choice", {"options": tuple(PRESETS)}))
         preset = DEFAULT_PRESET
     link.preset = preset
     lang = raw.pop("lang", DEFAULT_LANG).strip().lower()
     if lang not in LANGS:
-        link.problems.append(Problem("lang", lang, "one of " + ", ".join(LANGS)))
+        link.problems.append(Problem("lang", lang, "choice", {"options": LANGS}))
         lang = DEFAULT_LANG
     link.lang = lang
     for key in sorted(set(raw) - set(CONFIG_KEYS)):
-        link.problems.append(Problem(key, raw[key], "unknown setting"))
-    config = PRESETS[preset].config()
+        link.problems.append(Problem(key, raw[key], "unknown_parameter"))
+    values = {}
     for key in CONFIG_KEYS:
         if key not in raw:
             continue
         try:
-            value = _convert(key, raw[key])
+            values[key] = _convert(key, raw[key])
         except (TypeError, ValueError, OverflowError):
-            link.problems.append(Problem(key, raw[key], _allowed(key)))
-            continue
+            link.problems.append(Problem(key, raw[key], "integer" if key in INT_KEYS else "number"))
+    base = PRESETS[preset].config()
+    while values:
         try:
-            candidate = _apply(config, key, value).validate()
+            link.config = _apply(base, values).check_page_limits().validate()
+            break
         except ConfigError as exc:
-            link.problems.append(Problem(key, raw[key], exc.allowed if exc.field in (key, "hidden") else
-                                         f"{exc.allowed} (conflicts with {exc.field})"))
-            continue
-        config = candidate
-    link.config = config
+            culprit = _culprit(exc, values)
+            own = culprit == exc.field or exc.field == "hidden"
+            link.problems.append(Problem(culprit, raw[culprit], exc.code, exc.facts,
+                                         conflict="" if own else exc.field))
+            del values[culprit]
+    else:
+        link.config = base
     return link
 
 
-def _apply(config: RunConfig, key: str, value) -> RunConfig:
-    if key == "depth":
-        if not 1 <= value <= MAX_LAYERS:
-            raise ConfigError("depth", value, _allowed("depth"))
-        return config.replace(hidden=(max(config.hidden),) * value)
-    if key == "width":
-        if not 1 <= value <= MAX_WIDTH:
-            raise ConfigError("width", value, _allowed("width"))
-        return config.replace(hidden=(value,) * len(config.hidden))
-    return config.replace(**{key: value})
+def _culprit(exc: ConfigError, values: dict) -> str:
+    """The link parameter to drop for a broken rule: the one it names, else the one it conflicts
+    with, else the last one applied."""
+    named = {"hidden": ("width", "depth") if exc.code == "width_range" else ("depth", "width")}.get(exc.field,
+                                                                                                   (exc.field,))
+    for key in (*named, exc.conflict):
+        if key in values:
+            return key
+    return list(values)[-1]
+
+
+def _apply(config: RunConfig, values: dict) -> RunConfig:
+    # Checked before the hidden tuple is built: depth=10**9 would allocate gigabytes first.
+    for key in ("depth", "width"):
+        low, high = PAGE_LIMITS[key]
+        if key in values and not low <= values[key] <= high:
+            raise ConfigError(key, values[key], "integer_range", low=low, high=high)
+    depth, width = values.get("depth", len(config.hidden)), values.get("width", max(config.hidden))
+    changes = {k: v for k, v in values.items() if k not in ("depth", "width")}
+    return config.replace(hidden=(width,) * depth, **changes)
+
+
+def literal(text) -> str:
+    """User text (a link's key or value) as Markdown that shows it literally: one line cut to
+    SHOWN_CHARS characters, in an inline code span. Streamlit renders st.warning, st.error, st.caption
+    and st.markdown bodies as Markdown with its own extensions (links, images, :red[…], :material/…:,
+    $…$ maths); inside a code span none of them applies. The fence is one backtick longer than any run
+    of backticks in the text, so the text cannot close it early; characters that steer the display
+    (bidi overrides, zero-width and control characters) become U+FFFD so the text cannot disguise
+    the words around it."""
+    text = shorten("".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf") and c not in "\t\n\r" else c
+                           for c in str(text)), SHOWN_CHARS)
+    if not text:
+        return "“”"
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""  # CommonMark strips one space each side
+    return f"{fence}{pad}{text}{pad}{fence}"

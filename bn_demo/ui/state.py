@@ -1,10 +1,11 @@
-"""Per-session runs and process-wide data caches.
+"""Per-session page state, the run link, and process-wide data caches.
 
-A session owns at most one live Runner plus the summaries of its last few finished runs. The Runner
-trains in its own thread and never calls Streamlit; the page only reads `snapshot()`. The session's
+A session's runs live in the server-wide registry (bn_demo/sessions.py), the one place runs are
+tracked: at most one current run per session, under the server's slot limit and per-run budget.
+The page's object for the session keeps only summaries of its last few finished runs. The Runner
+trains in its own thread and never calls Streamlit; the page only reads its `record()`. The session's
 object lives in `st.cache_resource(scope="session")`, whose release (the browser went away) stops
-the session's run, so an abandoned tab never keeps a CPU busy. Every run is created in `start_run`,
-the one place a server-wide slot limit can later be enforced.
+the session's run and frees it, so an abandoned tab never keeps a CPU or memory busy.
 """
 
 from __future__ import annotations
@@ -13,38 +14,40 @@ import collections
 import threading
 import time
 import uuid
-import weakref
 
 import streamlit as st
 
 from ..config import RunConfig
 from ..data import DataUnavailable, dataset_state, resolve_data_dir
-from ..runner import Runner
+from ..runner import ACTIVE, Runner
 from ..sessions import default_registry
 
-_sessions: weakref.WeakSet = weakref.WeakSet()  # every session's runs (tests, server-wide clean-up)
 HISTORY_SIZE = 5  # finished runs a session keeps for overlays
-ACTIVE = ("queued", "running", "paused")
 REFRESHING = ("queued", "running")  # states in which the charts change
 RETRY_DOWNLOAD_SECONDS = 300  # after a failed download, Start falls back at once for this long
 PAST_POINTS = 200  # held-out points kept per past run
 FIRST_POINT_WAIT = 1.5  # seconds a Start click may wait for the step-0 measurements (~0.05 s when warm)
+RUN_PARAM = "run"  # the link's key for the live run's token
+LINK_CHECKED = "run_link_checked"  # session_state: the link's run token was read on this session's first run
+LOST_RUN = "lost_run"  # session_state: why the run the link named ended ("released" / "idle"), until a new run
 
 
 class SessionRuns:
     def __init__(self):
-        _sessions.add(self)
         self.session_id = uuid.uuid4().hex  # this session's key in the server-wide run registry
         self.lock = threading.Lock()
-        self.runner: Runner | None = None
         self.preset: str = "tutorial"  # the preset the current run started from, for its label
-        self.fallback: dict | None = None  # {"dataset": ..., "why": ...} when the run replaced an unavailable dataset
         self.history: collections.deque = collections.deque(maxlen=HISTORY_SIZE)
         self._archived: set[int] = set()
 
     @property
+    def runner(self) -> Runner | None:
+        return default_registry().run_of(self.session_id)
+
+    @property
     def status(self) -> str | None:
-        return self.runner.status if self.runner else None
+        runner = self.runner
+        return runner.status if runner else None
 
     @property
     def active(self) -> bool:
@@ -55,20 +58,20 @@ class SessionRuns:
         return self.status in REFRESHING
 
     def close(self) -> None:
-        """Stop every run of this session and free its training slot."""
+        """The session is gone: stop its run and free it and its training slot."""
         default_registry().release(self.session_id)
 
     def forget(self) -> None:
         """Stop the run and drop the history (a fresh session, as tests need)."""
         self.close()
         with self.lock:
-            self.runner, self.fallback = None, None
             self.history.clear()
             self._archived.clear()
 
 
 def all_sessions() -> list[SessionRuns]:
-    return list(_sessions)
+    """The page sessions that have started a run on this server (tests start each one afresh)."""
+    return default_registry().owners()
 
 
 def release_session(runs: SessionRuns) -> None:
@@ -80,12 +83,41 @@ def session_runs() -> SessionRuns:
     return SessionRuns()
 
 
+# -- the run link -----------------------------------------------------------------------------------------
+
+
+def take_run_link() -> None:
+    """On the session's first page run, before the link's settings are read: `run` names a run, not a
+    setting, so it is taken out of the URL. A link naming a run the server ended because its page
+    went away (a laptop that slept, a lost connection) leaves a note for the page to show."""
+    if LINK_CHECKED in st.session_state:
+        return
+    st.session_state[LINK_CHECKED] = True
+    token = st.query_params.get(RUN_PARAM)
+    if token is not None:
+        del st.query_params[RUN_PARAM]
+        reason = default_registry().ended_by_server(token)
+        if reason:
+            st.session_state[LOST_RUN] = reason
+
+
+def link_run(runs: SessionRuns) -> None:
+    """While the session's run is live the URL carries its token, so that a page coming back as a new
+    session can tell what became of it. Call after the settings are written to the URL."""
+    runner = runs.runner
+    token = runner.token if runner is not None and runner.status in ACTIVE else None
+    if st.query_params.get(RUN_PARAM) != token:
+        if token is None:
+            del st.query_params[RUN_PARAM]
+        else:
+            st.query_params[RUN_PARAM] = token
+
+
 # -- process-wide: loaded datasets and failed downloads ----------------------------------------------------
 
 _cache_lock = threading.Lock()
-_runners: weakref.WeakSet = weakref.WeakSet()  # every run this process started (tests, clean-up, slot limits)
 _datasets: dict = {}  # (name, data dir, on-disk state) -> Dataset on the CPU, shared read-only by all runs
-_unavailable: dict = {}  # (name, data dir) -> (time, message) of the last failed load
+_unavailable: dict = {}  # (name, data dir) -> (time, the record's error) of the last failed load
 
 
 def _data_key(name: str, data_dir) -> tuple:
@@ -98,15 +130,17 @@ def cached_dataset(name: str, data_dir=None):
 
 
 def remember_dataset(runner: Runner, data_dir=None) -> None:
-    exp = runner.experiment
-    if exp is None or exp.dataset.train_x.device.type != "cpu":
+    """Keep a loaded dataset for the next runs of this process (server-side state, not a view)."""
+    dataset = runner.dataset
+    if dataset is None or dataset.train_x.device.type != "cpu":
         return
     name = runner.config.dataset
     with _cache_lock:
-        _datasets.setdefault((*_data_key(name, data_dir), dataset_state(name, data_dir)), exp.dataset)
+        _datasets.setdefault((*_data_key(name, data_dir), dataset_state(name, data_dir)), dataset)
 
 
-def recent_failure(name: str, data_dir=None) -> str | None:
+def recent_failure(name: str, data_dir=None) -> dict | None:
+    """The error of this dataset's last failed load, while Start should not try it again."""
     with _cache_lock:
         failure = _unavailable.get(_data_key(name, data_dir))
     if failure and time.monotonic() - failure[0] < RETRY_DOWNLOAD_SECONDS:
@@ -114,15 +148,16 @@ def recent_failure(name: str, data_dir=None) -> str | None:
     return None
 
 
-def data_status(name: str, data_dir=None, runs: SessionRuns | None = None) -> tuple[str, str]:
-    """(state, detail): offline / cached / partial / missing / unavailable / downloading."""
-    if runs is not None and runs.active and runs.runner.experiment is None and runs.runner.config.dataset == name \
-            and name != DataUnavailable.fallback:
-        return "downloading", ""
-    why = recent_failure(name, data_dir)
-    if why:
-        return "unavailable", why
-    return dataset_state(name, data_dir), ""
+def data_status(name: str, data_dir=None, runs: SessionRuns | None = None) -> tuple[str, dict | None]:
+    """(state, the failed load's error or None): offline / cached / partial / missing / unavailable /
+    downloading."""
+    runner = runs.runner if runs is not None else None
+    if runner is not None and runner.setting_up and runner.config.dataset == name and name != DataUnavailable.fallback:
+        return "downloading", None
+    error = recent_failure(name, data_dir)
+    if error:
+        return "unavailable", error
+    return dataset_state(name, data_dir), None
 
 
 def _warm_up() -> None:
@@ -141,6 +176,10 @@ def _warm_up() -> None:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
+    # pandas first, here: the warm-up's imports reach it too, and Plotly, on the page's thread, takes a
+    # half-imported pandas from sys.modules ("partially initialized module 'pandas'") if the two race.
+    import pandas  # noqa: F401
+
     thread = threading.Thread(target=_warm_up, name="bn-demo-warm-up", daemon=True)
     thread.start()
     return thread
@@ -150,26 +189,20 @@ def warm_up() -> threading.Thread:
 
 
 def start_run(runs: SessionRuns, config: RunConfig, data_dir=None, preset: str = "tutorial") -> Runner:
-    """Create and start the session's run (stopping any previous one). The only place runs are made."""
+    """Start the session's run through the server-wide registry, which queues it when every slot is
+    busy, gives it the server's budget and lets go of the session's previous run."""
     config = config.validate()
-    fallback = None
-    why = recent_failure(config.dataset, data_dir)
-    if why:  # the download failed moments ago: do not make the learner wait for it to fail again
-        fallback = {"dataset": config.dataset, "why": why}
+    fallback = recent_failure(config.dataset, data_dir)
+    if fallback:  # the download failed moments ago: do not make the learner wait for it to fail again
         config = config.replace(dataset=DataUnavailable.fallback)
-    registry = default_registry()
-    with runs.lock:
-        previous = runs.runner
-    if previous is not None:  # free its slot first, so the new run does not queue behind it
+    previous = runs.runner
+    if previous is not None:  # stopped first (its slot freed, so the new run does not queue behind it), kept for overlays
         previous.stop()
         archive(runs, previous)
-        registry.forget(runs.session_id, previous)
-    # The registry starts the run under the server-wide slot limit: it queues when all are busy.
-    runner = registry.start_run(runs.session_id, config, data_dir=data_dir,
-                                dataset=cached_dataset(config.dataset, data_dir))
-    _runners.add(runner)
+    runner = default_registry().start_run(runs.session_id, config, owner=runs, data_dir=data_dir,
+                                          dataset=cached_dataset(config.dataset, data_dir), fallback=fallback)
     with runs.lock:
-        runs.runner, runs.preset, runs.fallback = runner, preset, fallback
+        runs.preset = preset
     return runner
 
 
@@ -178,25 +211,26 @@ def keep_alive(runs: SessionRuns) -> None:
     default_registry().touch(runs.session_id)
 
 
-def queue_state(runner: Runner) -> dict:
+def queue_state() -> dict:
+    """The server's training slots: how many are busy."""
     pool = default_registry().pool
-    return {"position": runner.progress()["queue_position"], "busy": pool.active_count, "slots": pool.size}
+    return {"busy": pool.active_count, "slots": pool.size}
 
 
 def live_runners() -> list[Runner]:
-    """Runs started by this process whose thread is still alive, oldest first."""
-    return sorted((r for r in list(_runners) if r.alive), key=lambda r: r.run_id)
+    """The sessions' current runs whose thread is still alive, oldest first."""
+    return [r for r in default_registry().runs() if r.alive]
 
 
 def latest_runner() -> Runner | None:
-    runners = sorted(list(_runners), key=lambda r: r.run_id)
+    """The newest of the sessions' current runs."""
+    runners = default_registry().runs()
     return runners[-1] if runners else None
 
 
 def has_first_point(runner: Runner | None) -> bool:
     """The run has its step-0 evaluation: there is something to plot."""
-    exp = runner.experiment if runner is not None else None
-    return exp is not None and any(len(t.evals) for t in exp.twins.values())
+    return runner is not None and runner.has_first_point
 
 
 def wait_for_first_point(runner: Runner, timeout: float = FIRST_POINT_WAIT) -> None:
@@ -210,31 +244,31 @@ def wait_for_first_point(runner: Runner, timeout: float = FIRST_POINT_WAIT) -> N
 def fall_back_if_unavailable(runs: SessionRuns, data_dir=None) -> bool:
     """A run whose dataset could not be had is replaced by the same run on the offline dataset."""
     runner = runs.runner
-    if runner is None or runner.status != "failed" or DataUnavailable.__name__ not in runner.message:
+    if runner is None or runner.status != "failed" or (runner.error or {}).get("code") != "data_unavailable":
         return False
-    why = runner.message.split(":", 1)[-1].strip()
     with _cache_lock:
-        _unavailable[_data_key(runner.config.dataset, data_dir)] = (time.monotonic(), why)
+        _unavailable[_data_key(runner.config.dataset, data_dir)] = (time.monotonic(), runner.error)
     start_run(runs, runner.config, data_dir, runs.preset)
     return True
 
 
 def reset(runs: SessionRuns) -> None:
-    with runs.lock:
-        runner, runs.runner, runs.fallback = runs.runner, None, None
+    """Stop the run, keep its curves for overlays, and have the registry free it: its networks,
+    optimizers, history and slot."""
+    runner = runs.runner
     if runner is not None:
         runner.stop()
         archive(runs, runner)
+        default_registry().forget(runs.session_id, runner)
 
 
 def archive(runs: SessionRuns, runner: Runner, data_dir=None) -> None:
-    """Keep a finished run's held-out curves for overlays (once per run)."""
-    if runner.experiment is None or runner.run_id in runs._archived:
+    """Keep an ended run's held-out curves for overlays (once per run; stop() ends a run at once, so
+    Reset and Start never wait for its thread here)."""
+    if not runner.ended or runner.run_id in runs._archived:
         return
-    if not runner.ended:
-        runner.join(timeout=2.0)
     remember_dataset(runner, data_dir)
-    snap = runner.snapshot()
+    snap = runner.record()
     if not snap.get("twins") or not any(len(tw["eval"]["step"]) for tw in snap["twins"].values()):
         return
     runs._archived.add(runner.run_id)
@@ -251,5 +285,5 @@ def past_run(snap: dict, preset: str) -> dict:
         twins[name] = {"step": held["step"][keep], "loss": held["loss"][keep], "acc": held["acc"][keep],
                        "final_acc": twin["final"]["test_acc"], "status": twin["status"]}
     return {"run_id": snap["run_id"], "preset": preset, "config": snap["config"], "status": snap["status"],
-            "steps": snap["step"], "dataset": (snap.get("dataset") or {}).get("name", snap["config"]["dataset"]),
+            "steps": snap["progress"]["step"], "dataset": (snap.get("dataset") or {}).get("name", snap["config"]["dataset"]),
             "twins": twins}

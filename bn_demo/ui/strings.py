@@ -23,6 +23,19 @@ EN: dict[str, str] = {
     "sidebar_setup": "Experiment",
     "preset": "Preset",
     "preset_help": "A preset fills in every setting below for one classic experiment; you can change any of them.",
+    # One line per preset (bn_demo/config.py PRESETS): what it shows and what to look for.
+    "preset_summary_tutorial": "The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, "
+                               "seed 1 — both twins learn; BN gets there a little faster.",
+    "preset_summary_ioffe2015": "BN paper §4.1 (Fig. 1): 3×100 sigmoid, Gaussian init σ 0.1, SGD lr 0.1, batch 60, "
+                                "50,000 steps — the plain net stalls, then learns while its sigmoid inputs drift "
+                                "and widen; BN learns at once and its band stays put.",
+    "preset_summary_high-lr": "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance "
+                              "(loss 2.30), while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
+    "preset_summary_bad-init": "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients "
+                               "shrink layer by layer and it never leaves chance; BN rescales every layer and learns "
+                               "at once.",
+    "preset_summary_deep-sigmoid": "Eight sigmoid layers: gradients vanish on the way down and the plain net barely "
+                                   "moves; BN keeps every layer's gradient alive.",
     "dataset": "Dataset",
     "model_mode": "Networks",
     "model_both": "Compare BN vs plain",
@@ -69,12 +82,26 @@ EN: dict[str, str] = {
     "settings_apply_next": "Settings changed: they apply to the next run (Stop or Reset, then Start).",
     # -- data states ----------------------------------------------------------------------------------
     "data_offline": "Bundled with scikit-learn: works offline.",
-    "data_cached": "On disk in {dir}.",
-    "data_partial": "Only the test split is on disk in {dir}: trains on part of it and holds out the rest.",
-    "data_missing": "Not on disk yet: downloaded into {dir} on Start (needs internet).",
-    "data_unavailable": "Unavailable: {why} Start falls back to the offline 8×8 digits.",
+    "data_cached": "In the server's data folder.",
+    "data_partial": "Only the test split is in the server's data folder: trains on part of it and holds out the rest.",
+    "data_missing": "Not in the server's data folder yet: downloaded there on Start (needs internet).",
+    "data_unavailable": "Unavailable: {problem} Start uses the offline 8×8 digits instead.",
     "data_downloading": "Loading {name}… (downloading if it is not on disk)",
-    "fallback_notice": "{name} could not be loaded, so this run uses the offline 8×8 digits instead. {why}",
+    "fallback_notice": "{problem} This run uses the offline 8×8 digits instead.",
+    "technical_detail": "Technical detail",
+    "replay_open": "Replay a saved run",
+    "replay_file": "A run record (the “Run record (JSON)” download)",
+    "replay_help": "Shows every tab as it was when the file was saved; nothing trains. JSON only, at most 16 MB.",
+    "replay_close": "Close the replay",
+    "replay_banner": "Replaying run #{run} from a file, as saved at step {step}. Nothing trains; close the replay "
+                     "to run your own.",
+    "replay_error_too_large": "This file is larger than 16 MB: not a run record from this lab.",
+    "replay_error_not_json": "This file is not JSON: choose a “Run record (JSON)” download.",
+    "replay_error_not_a_record": "This JSON file is not a BatchNorm Lab run record.",
+    "replay_error_wrong_version": "This run record was written by another version of the lab and cannot be read.",
+    "replay_error_bad_field": "This run record is damaged or incomplete.",
+    "collapsed": "{net} collapsed at step {step}: {reason}",
+    "collapsed_goes_on": "It keeps training: a collapse is stated, not enforced.",
     # -- buttons & status -----------------------------------------------------------------------------
     "start": "Start",
     "pause": "Pause",
@@ -104,6 +131,18 @@ EN: dict[str, str] = {
     "status_failed": "failed",
     "status_line": "Step {step} / {total} · {rate} samples/s · ETA {eta} · device: {device} · {status}",
     "status_loading": "Preparing the data and the networks… · device: {device}",
+    "status_stopped_early": "Stopped before training began.",
+    "status_paused_released": "Paused for more than {grace}: its training slot went back to the class. "
+                              "**Resume** puts it in the queue again.",
+    "status_requeued": "This run gave its training slot back while it was paused, so it waits in the queue again "
+                       "and goes on by itself when a slot frees.",
+    "stopped_budget_seconds": "Stopped at step {step}: on this server one run may train for at most {limit}. "
+                              "Its charts and downloads stay here.",
+    "stopped_budget_work": "Stopped at step {step}: on this server a run of this size (network × batch size) may "
+                           "take at most {steps} steps; a smaller network or batch goes further. Its charts and "
+                           "downloads stay here.",
+    "run_lost": "Your previous run was stopped because this page lost its connection to the server (a computer "
+                "that slept, a closed tab). Its charts are gone: press **Start** to run it again.",
     "eta_unknown": "—",
     "diverged": "{net} diverged at step {step}: {reason}",
     "diverged_goes_on": "The other network goes on training.",
@@ -111,9 +150,28 @@ EN: dict[str, str] = {
     "reason_inf": "loss became infinite",
     "run_failed": "The run failed: {message}",
     "url_warning": "Some settings in the link were not valid and were replaced by defaults: {fields}",
-    "url_field": "{field} = “{value}” (allowed: {allowed})",
-    "url_unknown": "unknown setting",
-    "config_error": "This combination cannot run: {field} = {value} — allowed: {allowed}",
+    "url_field": "{field} = {value} (allowed: {allowed})",
+    "url_more": "and {n} more",
+    "config_error": "This combination cannot run: {problem}",
+    # A ConfigError (bn_demo/config.py RULES): what the setting allows, one text per rule code.
+    "config_problem": "{field} = {value} — allowed: {allowed}",
+    "allowed_conflict": "{allowed} (conflicts with {field})",
+    "allowed_choice": "one of {options}",
+    "allowed_integer": "an integer",
+    "allowed_number": "a number",
+    "allowed_integer_range": "an integer from {low} to {high}",
+    "allowed_number_range": "a number in {interval}",
+    "allowed_pace_range": "0 (full speed) or {low} to {high} steps per second",
+    "allowed_hidden_format": "comma-separated integers, e.g. 32,32",
+    "allowed_layers_range": "{low} to {high} hidden layers, e.g. 32,32",
+    "allowed_width_range": "each width an integer from {low} to {high}",
+    "allowed_unknown_setting": "a known setting: {known}",
+    "allowed_unknown_parameter": "unknown setting",
+    "allowed_device_absent": "a device this machine has ({devices})",
+    "allowed_bn_batch_one": "at least 2 with BatchNorm (a batch of one has no variance; choose “Plain only” for "
+                            "batch size 1)",
+    "allowed_no_steps": "at least 1 epoch or more than 0 steps (zero steps trains nothing)",
+    "allowed_batch_over_split": "at most the training split's size ({n_train} examples)",
     "data_splits": "Training split: **{train}** · held-out split: **{test}**",
     # -- metrics --------------------------------------------------------------------------------------
     "metric_acc": "{net}: held-out accuracy",
@@ -249,11 +307,17 @@ EN: dict[str, str] = {
                    "{every} steps on the training batch.",
     "explain_drift": "How each layer's input to the nonlinearity moves: its mean and standard deviation over the "
                      "probe batch (train mode).",
-    "ics_honest": "**The honest reading.** BN clearly stabilises the distributions (right). Yet by Santurkar et "
-                  "al.'s gradient-based measure (left), BN does **not** reduce internal covariate shift — it is "
-                  "often as large or larger. Their explanation of why BN helps is different: it makes the loss "
-                  "landscape smoother, so gradients stay predictive and larger learning rates work. Reducing ICS "
-                  "was BN's original motivation, not its established mechanism.",
+    "ics_honest": "**Two meanings of internal covariate shift.** Distribution drift (right) is what Ioffe & "
+                  "Szegedy set out to remove. Santurkar et al. measure ICS instead as how much a layer's gradient "
+                  "changes when the layers below it update (left), and found that BN does not reduce it; they "
+                  "explain BN's benefit by a smoother loss landscape instead.",
+    "ics_bn_larger": "**In this run** the median ‖G − G′‖ is **{ratio}× larger with BN** ({bn} vs {plain}, all "
+                     "layers and measured steps): BN steadies the distributions without reducing this gradient-based "
+                     "ICS.",
+    "ics_bn_smaller": "**In this run** the median ‖G − G′‖ is **{ratio}× smaller with BN** ({bn} vs {plain}, all "
+                      "layers and measured steps). ‖G − G′‖ grows with the gradients' size, so compare it with the "
+                      "cosine below it.",
+    "ics_not_yet": "The comparison appears once both networks have ICS measurements.",
     "explain_gallery": "The first {n} images of the held-out split ({split}) with each network's predicted label "
                        "at the latest evaluation (eval mode). A red ✗ marks a mistake.",
     "look_gallery": "Early on, the plain network gets many wrong while BN already reads most digits. Mistakes "
@@ -261,7 +325,7 @@ EN: dict[str, str] = {
     "gallery_none": "Predictions appear after the first evaluation.",
     # -- export & history -------------------------------------------------------------------------------
     "downloads": "Download this run",
-    "download_json": "Metrics (JSON)",
+    "download_json": "Run record (JSON)",
     "download_csv": "Metrics (CSV)",
     "download_hist": "Histograms (JSON)",
     "download_help": "Includes the full configuration, the dataset splits and library versions.",
@@ -301,6 +365,89 @@ EN: dict[str, str] = {
                     "images in the batch. A batch of one has no variance: BN cannot train on it. In this lab the "
                     "held-out numbers are eval mode; the probe distributions are train mode on a fixed probe "
                     "batch, computed without touching the running statistics.",
+    # -- words for the run record's codes (bn_demo/record.py) ------------------------------------------
+    "chance": "chance {share}",
+    "inactive_relu": "dead ReLUs: units that output 0 for every probe example",
+    "inactive_sigmoid": "saturated sigmoid outputs (below 0.02 or above 0.98)",
+    "inactive_tanh": "saturated tanh outputs (|a| > 0.98)",
+    "mode_train": "train mode, the training mini-batch itself, before the step's update",
+    "mode_eval": "eval mode (BN uses running statistics), whole held-out split",
+    "mode_eval_batch_stats": "train mode: BN uses each held-out mini-batch's own statistics (training batch size)",
+    "mode_probe": "train mode, batch statistics of the fixed probe batch (BN running statistics untouched; "
+                  "weights after the step's update)",
+    "reason_exploded": "loss exploded to {loss} (more than {limit}, {factor}× its first value)",
+    "reason_collapsed": "every ReLU in {layers} outputs 0 on the whole probe batch: no gradient reaches the layers below",
+    "split_full": "{title} {file} ({n})",
+    "split_seeded_train": "{title} training part ({n}, seeded split)",
+    "split_seeded_test": "{title} held-out part ({n}, seeded split)",
+    "split_partial_train": "{title} test[:{stop}] (training split unavailable)",
+    "split_partial_test": "{title} test[{start}:] ({n} held out)",
+    "file_train": "train",
+    "file_test": "test",
+    "partial_note": "Only the {title} test split is on disk ({why}): training on its first {n_train} images and "
+                    "evaluating on the other {n_test}.",
+    "partial_download_failed": "the download failed",
+    "partial_train_missing": "the training files are missing",
+    "points": "{value} pts",
+    "data_problem_download_failed": "{name} could not be downloaded (no internet connection?).",
+    "data_problem_not_on_disk": "{name} is not on the server and downloads are off.",
+    "data_problem_file_missing": "{name}: the file {file} is missing.",
+    "data_problem_md5_mismatch": "{name}: {file} fails its md5 check (a damaged download).",
+    "data_problem_unreadable": "{name}: {file} is truncated or not an IDX file.",
+    "data_problem_too_few_images": "{name}: {file} holds {count} images, expected {expected}.",
+    "data_problem_wrong_shape": "{name}: {file} holds images of shape {shape}, expected 28×28.",
+    "data_problem_count_mismatch": "{name}: {file} has {count} images but {label_file} has {labels} labels.",
+    "data_problem_labels_out_of_range": "{name}: {file} has labels outside 0–9.",
+    "data_problem_fix": "Put the IDX files into the server's data folder ({folder}), or use the offline 8×8 digits.",
+    "config_problem_exception": "An error inside the run: {type}.",
+    # -- command line (bn_demo/cli.py): the CLI prints these in English --------------------------------
+    "cli_description": "BatchNorm Lab, headless.",
+    "cli_help_train": "train (lockstep BN/plain twins by default) and report",
+    "cli_help_presets": "list the presets",
+    "cli_help_show": "print the summary table of a saved run record (a train --out file)",
+    "cli_help_reproduce": "reproduce a paper figure (fig1, santurkar)",
+    "cli_help_record": "a run record written by train --out (JSON)",
+    "cli_help_out": "write the run record as JSON (bn_demo/record.py)",
+    "cli_help_csv": "write the per-step metrics as CSV (one row per twin, series and step)",
+    "cli_help_quiet": "no progress bar",
+    "cli_help_data_dir": "where datasets are downloaded/read (else $BN_DEMO_DATA_DIR, else ./data)",
+    "cli_help_model": "both = lockstep BN and plain twins",
+    "cli_help_hidden": "hidden widths, e.g. 32,32",
+    "cli_help_steps": "train exactly this many steps (overrides --epochs)",
+    "cli_help_init_std": "σ of the Gaussian init",
+    "cli_help_probe_every": "steps between probes (0 = automatic)",
+    "cli_help_pace": "at most this many steps per second (0 = full speed)",
+    "cli_help_no_probes": "train without any observation",
+    "cli_error": "error: {message}",
+    "cli_unwritable": "error: {flag} {path}: {why}",
+    "cli_is_directory": "is a directory",
+    "cli_save_failed": "error: could not write {path} ({why}); the result is in {kept}",
+    "cli_data_folder": "data folder: {folder}",
+    "cli_offline_hint": "hint: --dataset {dataset} works offline",
+    "cli_progress": "step {step}/{total}  {rate} samples/s  ETA {eta}  {status}",
+    "cli_dataset_line": "dataset: train = {train}, held-out = {test}",
+    "cli_note": "note: {note}",
+    "cli_run_line": "device: {device}   steps: {step} / {total}   train time: {seconds} s   samples/s: {rate}   "
+                    "run: {status}",
+    "cli_col_twin": "twin",
+    "cli_col_outcome": "outcome",
+    "cli_col_at_step": "at step",
+    "cli_col_train_loss": "train loss",
+    "cli_col_test_loss": "test loss",
+    "cli_col_test_acc": "test acc",
+    "cli_col_eval_step": "eval step",
+    "cli_outcome_collapsed": "collapsed",
+    "cli_collapsed": "{net} collapsed at step {step}: {reason}",
+    "cli_footnote": "at step: where a twin diverged or collapsed. train loss: mean batch loss of the last steps "
+                    "(train mode); test: whole held-out split, eval mode (BN running statistics), from the "
+                    "evaluation at eval step.",
+    "cli_bad_record": "error: {path} is not a run record this version can read: {why}",
+    "cli_record_not_json": "not JSON",
+    "cli_record_not_a_record": "not a BatchNorm Lab run record",
+    "cli_record_wrong_version": "record version {detail}, this version reads version {version}",
+    "cli_record_bad_field": "the field {detail} is missing or malformed",
+    "cli_record_too_large": "larger than {limit} MB",
+    "cli_unreadable": "error: cannot read {path}: {why}",
 }
 
 KO: dict[str, str] = {
@@ -313,6 +460,17 @@ KO: dict[str, str] = {
     "sidebar_setup": "실험 설정",
     "preset": "프리셋",
     "preset_help": "프리셋은 고전적인 실험 하나에 맞게 아래 설정을 모두 채웁니다. 어느 설정이든 바꿀 수 있습니다.",
+    "preset_summary_tutorial": "기본 튜토리얼: 784-32-32-10 ReLU MLP, Adam 학습률 0.01, 배치 32, 10 에포크, 시드 1 — "
+                               "두 네트워크 모두 배우고, BN이 조금 더 빨리 도달합니다.",
+    "preset_summary_ioffe2015": "BN 논문 §4.1 (그림 1): 3×100 시그모이드, 가우시안 초기화 σ 0.1, SGD 학습률 0.1, 배치 60, "
+                                "50,000 스텝 — 일반 네트워크는 멈춰 있다가 시그모이드 입력이 떠다니고 넓어지는 가운데 "
+                                "배우기 시작하고, BN은 곧바로 배우며 그 띠는 제자리를 지킵니다.",
+    "preset_summary_high-lr": "일반 네트워크에는 너무 큰 학습률 2의 SGD: ReLU가 죽어 우연 수준(손실 2.30)에 머물고, "
+                              "BN 쌍둥이는 배웁니다 (MNIST 8,000장으로 3 에포크 후 약 94%).",
+    "preset_summary_bad-init": "σ = 0.001로 뽑은 너무 작은 가중치: 일반 네트워크는 신호와 기울기가 층마다 줄어 우연 "
+                               "수준을 벗어나지 못하고, BN은 모든 층의 크기를 다시 맞춰 곧바로 배웁니다.",
+    "preset_summary_deep-sigmoid": "시그모이드 8층: 기울기가 아래로 가며 사라져 일반 네트워크는 거의 움직이지 않고, BN은 "
+                                   "모든 층의 기울기를 살려 둡니다.",
     "dataset": "데이터셋",
     "model_mode": "네트워크",
     "model_both": "BN과 일반 비교",
@@ -341,7 +499,7 @@ KO: dict[str, str] = {
     "place_before": "비선형 함수 앞 (논문)",
     "place_after": "비선형 함수 뒤",
     "bn_momentum": "BN 모멘텀",
-    "bn_momentum_help": "PyTorch 규약: running = (1 − m)·running + m·batch. Keras의 0.99는 m = 0.01입니다.",
+    "bn_momentum_help": "PyTorch 규약: 이동 평균 = (1 − m)·이동 평균 + m·배치 통계. Keras의 0.99는 m = 0.01입니다.",
     "bn_disabled": "일반 네트워크만: 설정할 BN 층이 없습니다.",
     "section_run": "실행",
     "seed": "시드",
@@ -358,12 +516,26 @@ KO: dict[str, str] = {
     "share_help": "주소창에 모든 설정이 들어 있습니다. 페이지 URL을 복사해 이 실험을 공유하세요.",
     "settings_apply_next": "설정이 바뀌었습니다. 다음 실행부터 적용됩니다 (정지 또는 초기화 후 시작).",
     "data_offline": "scikit-learn에 포함되어 있어 오프라인에서도 됩니다.",
-    "data_cached": "{dir}에 저장되어 있습니다.",
-    "data_partial": "{dir}에 테스트 분할만 있습니다. 그 일부로 학습하고 나머지로 평가합니다.",
-    "data_missing": "아직 디스크에 없습니다. 시작하면 {dir}에 내려받습니다 (인터넷 필요).",
-    "data_unavailable": "사용할 수 없음: {why} 시작하면 오프라인 8×8 숫자 데이터로 대신합니다.",
+    "data_cached": "서버의 데이터 폴더에 저장되어 있습니다.",
+    "data_partial": "서버의 데이터 폴더에 테스트 분할만 있습니다. 그 일부로 학습하고 나머지로 평가합니다.",
+    "data_missing": "아직 서버의 데이터 폴더에 없습니다. 시작하면 그곳에 내려받습니다 (인터넷 필요).",
+    "data_unavailable": "사용할 수 없음: {problem} 시작하면 오프라인 8×8 숫자 데이터를 대신 사용합니다.",
     "data_downloading": "{name} 불러오는 중… (디스크에 없으면 내려받는 중)",
-    "fallback_notice": "{name}을(를) 불러올 수 없어 이번 실행은 오프라인 8×8 숫자 데이터를 사용합니다. {why}",
+    "fallback_notice": "{problem} 이번 실행은 오프라인 8×8 숫자 데이터를 대신 사용합니다.",
+    "technical_detail": "기술적 세부 사항",
+    "replay_open": "저장된 실행 다시 보기",
+    "replay_file": "실행 기록 (“실행 기록 (JSON)” 다운로드 파일)",
+    "replay_help": "파일을 저장했을 때의 모든 탭을 그대로 보여 줍니다. 학습은 하지 않습니다. JSON만, 최대 16 MB.",
+    "replay_close": "다시 보기 닫기",
+    "replay_banner": "파일에서 실행 #{run}을(를) 스텝 {step} 시점 그대로 다시 보는 중입니다. 학습하지 않습니다. 직접 "
+                     "실행하려면 다시 보기를 닫으세요.",
+    "replay_error_too_large": "16 MB보다 큰 파일입니다: 이 실험실의 실행 기록이 아닙니다.",
+    "replay_error_not_json": "JSON 파일이 아닙니다: “실행 기록 (JSON)” 다운로드 파일을 고르세요.",
+    "replay_error_not_a_record": "이 JSON 파일은 BatchNorm Lab 실행 기록이 아닙니다.",
+    "replay_error_wrong_version": "다른 버전의 실험실이 쓴 실행 기록이라 읽을 수 없습니다.",
+    "replay_error_bad_field": "실행 기록이 손상되었거나 불완전합니다.",
+    "collapsed": "{net}이(가) 스텝 {step}에서 붕괴했습니다: {reason}",
+    "collapsed_goes_on": "학습은 계속됩니다: 붕괴는 알려 줄 뿐 학습을 멈추지 않습니다.",
     "start": "시작",
     "pause": "일시정지",
     "resume": "계속",
@@ -390,6 +562,18 @@ KO: dict[str, str] = {
     "status_failed": "실패",
     "status_line": "스텝 {step} / {total} · 초당 {rate}개 샘플 · 남은 시간 {eta} · 장치: {device} · {status}",
     "status_loading": "데이터와 네트워크를 준비하는 중… · 장치: {device}",
+    "status_stopped_early": "학습을 시작하기 전에 정지되었습니다.",
+    "status_paused_released": "{grace} 넘게 일시정지되어 학습 슬롯을 다른 학생들에게 돌려주었습니다. "
+                              "**계속**을 누르면 다시 대기열에 들어갑니다.",
+    "status_requeued": "일시정지 중에 학습 슬롯을 돌려주었기 때문에 다시 대기열에서 기다립니다. "
+                       "슬롯이 비면 자동으로 이어서 학습합니다.",
+    "stopped_budget_seconds": "스텝 {step}에서 정지됨: 이 서버에서는 실행 하나가 최대 {limit} 동안 학습할 수 있습니다. "
+                              "차트와 다운로드는 그대로 남아 있습니다.",
+    "stopped_budget_work": "스텝 {step}에서 정지됨: 이 서버에서는 이 크기(네트워크 × 배치 크기)의 실행이 최대 {steps} "
+                           "스텝까지 학습할 수 있습니다. 네트워크나 배치를 줄이면 더 오래 학습합니다. 차트와 다운로드는 "
+                           "그대로 남아 있습니다.",
+    "run_lost": "이 페이지와 서버의 연결이 끊겨(컴퓨터 절전, 탭 닫힘 등) 이전 실행이 정지되었습니다. "
+                "차트는 남아 있지 않으니 **시작**을 눌러 다시 실행하세요.",
     "eta_unknown": "—",
     "diverged": "{net}가 스텝 {step}에서 발산했습니다: {reason}",
     "diverged_goes_on": "다른 네트워크는 계속 학습합니다.",
@@ -397,9 +581,27 @@ KO: dict[str, str] = {
     "reason_inf": "손실이 무한대가 되었습니다",
     "run_failed": "실행이 실패했습니다: {message}",
     "url_warning": "링크의 일부 설정이 올바르지 않아 기본값으로 바꾸었습니다: {fields}",
-    "url_field": "{field} = “{value}” (허용: {allowed})",
-    "url_unknown": "알 수 없는 설정",
-    "config_error": "이 조합은 실행할 수 없습니다: {field} = {value} — 허용: {allowed}",
+    "url_field": "{field} = {value} (허용: {allowed})",
+    "url_more": "외 {n}개",
+    "config_error": "이 조합은 실행할 수 없습니다: {problem}",
+    "config_problem": "{field} = {value} — 허용: {allowed}",
+    "allowed_conflict": "{allowed} ({field} 설정과 충돌)",
+    "allowed_choice": "{options} 중 하나",
+    "allowed_integer": "정수",
+    "allowed_number": "수",
+    "allowed_integer_range": "{low}부터 {high}까지의 정수",
+    "allowed_number_range": "{interval} 범위의 수",
+    "allowed_pace_range": "0 (최고 속도) 또는 초당 {low}–{high} 스텝",
+    "allowed_hidden_format": "쉼표로 구분한 정수, 예: 32,32",
+    "allowed_layers_range": "은닉층 {low}–{high}개, 예: 32,32",
+    "allowed_width_range": "각 너비는 {low}부터 {high}까지의 정수",
+    "allowed_unknown_setting": "알려진 설정: {known}",
+    "allowed_unknown_parameter": "알 수 없는 설정",
+    "allowed_device_absent": "이 컴퓨터에 있는 장치 ({devices})",
+    "allowed_bn_batch_one": "BatchNorm을 쓰려면 2 이상 (배치가 하나면 분산이 없습니다. 배치 크기 1은 “일반만”을 "
+                            "고르세요)",
+    "allowed_no_steps": "에포크 1 이상 또는 스텝 수 1 이상 (0 스텝으로는 아무것도 학습하지 않습니다)",
+    "allowed_batch_over_split": "학습 분할의 크기 이하 ({n_train}개)",
     "data_splits": "학습 분할: **{train}** · 평가(held-out) 분할: **{test}**",
     "metric_acc": "{net}: 평가 정확도",
     "metric_acc_help": "평가 모드(BN은 running 통계 사용), 평가 분할 전체({split}), 스텝 {step} 기준.",
@@ -527,17 +729,21 @@ KO: dict[str, str] = {
                    "변화가 없다는 뜻입니다. 학습 배치에서 {every} 스텝마다 측정합니다.",
     "explain_drift": "각 층의 비선형 함수 입력이 어떻게 움직이는지, 프로브 배치(학습 모드)에서의 평균과 표준편차로 "
                      "보여 줍니다.",
-    "ics_honest": "**정직하게 읽기.** BN은 분포를 분명히 안정시킵니다(오른쪽). 그러나 Santurkar 외의 기울기 기반 "
-                  "척도(왼쪽)로 보면 BN은 내부 공변량 변화를 **줄이지 않습니다** — 비슷하거나 오히려 클 때가 많습니다. "
-                  "그들이 제시한 BN의 효과는 다릅니다: 손실 지형을 더 매끄럽게 만들어 기울기가 믿을 만해지고 더 큰 "
-                  "학습률이 통합니다. ICS 감소는 BN의 처음 동기였을 뿐, 입증된 작동 원리는 아닙니다.",
+    "ics_honest": "**내부 공변량 변화의 두 가지 의미.** 분포의 이동(오른쪽)은 Ioffe와 Szegedy가 없애려던 것입니다. "
+                  "Santurkar 외는 ICS를 아래 층이 업데이트될 때 한 층의 기울기가 얼마나 바뀌는지(왼쪽)로 재고, BN이 "
+                  "이를 줄이지 않는다는 것을 보였습니다. 그들은 BN의 효과를 더 매끄러운 손실 지형으로 설명합니다.",
+    "ics_bn_larger": "**이번 실행에서는** ‖G − G′‖의 중앙값이 **BN에서 {ratio}배 더 큽니다** ({bn} 대 {plain}, 모든 층과 "
+                     "측정 스텝): BN은 분포를 안정시키지만 이 기울기 기반 ICS를 줄이지는 않습니다.",
+    "ics_bn_smaller": "**이번 실행에서는** ‖G − G′‖의 중앙값이 **BN에서 {ratio}배 더 작습니다** ({bn} 대 {plain}, 모든 "
+                      "층과 측정 스텝). ‖G − G′‖는 기울기의 크기에 따라 커지므로 아래의 코사인과 함께 보세요.",
+    "ics_not_yet": "두 네트워크 모두 ICS 측정값이 생기면 비교가 나타납니다.",
     "explain_gallery": "평가 분할({split})의 처음 {n}장과 최근 평가(평가 모드)에서 각 네트워크가 예측한 레이블입니다. "
                        "빨간 ✗는 틀린 예측입니다.",
     "look_gallery": "초기에는 일반 네트워크가 많이 틀리는 동안 BN은 이미 대부분을 맞힙니다. 학습 후반의 실수는 실제로 "
                     "애매한 이미지인 경우가 많습니다.",
     "gallery_none": "첫 평가가 끝나면 예측이 나타납니다.",
     "downloads": "이 실행 내려받기",
-    "download_json": "지표 (JSON)",
+    "download_json": "실행 기록 (JSON)",
     "download_csv": "지표 (CSV)",
     "download_hist": "히스토그램 (JSON)",
     "download_help": "전체 설정, 데이터 분할, 라이브러리 버전을 포함합니다.",
@@ -567,51 +773,94 @@ KO: dict[str, str] = {
     "concept_bn_after": "ε(1e-5)는 0으로 나누는 것을 막습니다. γ와 β는 유닛마다 학습되므로, 그것이 최선이면 층이 항등 "
                         "함수도 표현할 수 있습니다. 비선형 함수 앞에 두면 선형 층의 편향은 필요 없고 β가 그 역할을 합니다.",
     "concept_mode_title": "학습 모드와 평가 모드",
-    "concept_mode": "학습 모드에서 BN은 현재 미니배치의 통계로 정규화하고 running 평균을 갱신합니다 (PyTorch: running ← "
-                    "(1 − m)·running + m·batch, 분산은 불편 추정). 평가 모드에서는 그 running 평균을 쓰므로 예측이 같은 "
+    "concept_mode": "학습 모드에서 BN은 현재 미니배치의 통계로 정규화하고 이동 평균을 갱신합니다 (PyTorch: 이동 평균 ← "
+                    "(1 − m)·이동 평균 + m·배치 통계, 분산은 불편 추정). 평가 모드에서는 그 이동 평균을 쓰므로 예측이 같은 "
                     "배치의 다른 이미지에 좌우되지 않습니다. 배치 크기가 1이면 분산이 없어 BN으로 학습할 수 없습니다. 이 "
                     "실험실에서 평가 분할의 수치는 평가 모드이고, 프로브 분포는 고정된 프로브 배치에서 학습 모드로, "
                     "running 통계를 건드리지 않고 계산합니다.",
+    # -- 실행 기록 코드의 문구 (bn_demo/record.py) ------------------------------------------------------
+    "chance": "우연 수준 {share}",
+    "inactive_relu": "죽은 ReLU: 모든 프로브 예제에 0을 출력하는 유닛",
+    "inactive_sigmoid": "포화된 시그모이드 출력 (0.02 미만 또는 0.98 초과)",
+    "inactive_tanh": "포화된 tanh 출력 (|a| > 0.98)",
+    "mode_train": "학습 모드, 스텝의 업데이트 전 학습 미니배치 자체",
+    "mode_eval": "평가 모드 (BN은 이동 통계 사용), 검증 분할 전체",
+    "mode_eval_batch_stats": "학습 모드: BN이 검증 미니배치마다 그 배치의 통계를 사용 (학습 배치 크기)",
+    "mode_probe": "학습 모드, 고정된 프로브 배치의 배치 통계 (BN 이동 통계는 건드리지 않음; 스텝 업데이트 후의 가중치)",
+    "reason_exploded": "손실이 {loss}(으)로 폭발 (첫 값의 {factor}배인 {limit} 초과)",
+    "reason_collapsed": "{layers}의 모든 ReLU가 프로브 배치 전체에 0을 출력: 아래 층으로 기울기가 전달되지 않음",
+    "split_full": "{title} {file} ({n})",
+    "split_seeded_train": "{title} 학습 부분 ({n}, 시드 고정 분할)",
+    "split_seeded_test": "{title} 검증 부분 ({n}, 시드 고정 분할)",
+    "split_partial_train": "{title} test[:{stop}] (학습 분할 없음)",
+    "split_partial_test": "{title} test[{start}:] (검증용 {n}장)",
+    "file_train": "학습",
+    "file_test": "테스트",
+    "partial_note": "디스크에 {title} 테스트 분할만 있습니다({why}). 앞의 {n_train}장으로 학습하고 나머지 {n_test}장으로 "
+                    "평가합니다.",
+    "partial_download_failed": "다운로드 실패",
+    "partial_train_missing": "학습 파일 없음",
+    "points": "{value}%p",
+    "data_problem_download_failed": "{name}을(를) 다운로드하지 못했습니다 (인터넷 연결이 없나요?).",
+    "data_problem_not_on_disk": "{name}이(가) 서버에 없고 다운로드가 꺼져 있습니다.",
+    "data_problem_file_missing": "{name}: {file} 파일이 없습니다.",
+    "data_problem_md5_mismatch": "{name}: {file}의 md5 검사가 실패했습니다 (손상된 다운로드).",
+    "data_problem_unreadable": "{name}: {file}이(가) 잘렸거나 IDX 파일이 아닙니다.",
+    "data_problem_too_few_images": "{name}: {file}에 이미지가 {count}장 있습니다 ({expected}장이어야 함).",
+    "data_problem_wrong_shape": "{name}: {file}의 이미지 모양이 {shape}입니다 (28×28이어야 함).",
+    "data_problem_count_mismatch": "{name}: {file}에는 이미지 {count}장, {label_file}에는 레이블 {labels}개가 있습니다.",
+    "data_problem_labels_out_of_range": "{name}: {file}에 0–9 밖의 레이블이 있습니다.",
+    "data_problem_fix": "IDX 파일을 서버의 데이터 폴더({folder})에 넣거나 오프라인 8×8 숫자를 사용하세요.",
+    "config_problem_exception": "실행 중 오류: {type}.",
+    # -- command line (bn_demo/cli.py) -----------------------------------------------------------------
+    "cli_description": "BatchNorm Lab, 화면 없이 실행.",
+    "cli_help_train": "학습(기본: BN/일반 쌍둥이를 나란히)하고 결과를 보고",
+    "cli_help_presets": "프리셋 목록",
+    "cli_help_show": "저장된 실행 기록(train --out 파일)의 요약 표를 출력",
+    "cli_help_reproduce": "논문 그림 재현 (fig1, santurkar)",
+    "cli_help_record": "train --out이 쓴 실행 기록 (JSON)",
+    "cli_help_out": "실행 기록을 JSON으로 저장 (bn_demo/record.py)",
+    "cli_help_csv": "스텝별 지표를 CSV로 저장 (쌍둥이, 계열, 스텝마다 한 행)",
+    "cli_help_quiet": "진행 막대 없음",
+    "cli_help_data_dir": "데이터셋을 내려받고 읽는 곳 (없으면 $BN_DEMO_DATA_DIR, 그다음 ./data)",
+    "cli_help_model": "both = BN과 일반 쌍둥이를 나란히",
+    "cli_help_hidden": "은닉층 너비, 예: 32,32",
+    "cli_help_steps": "정확히 이 스텝 수만큼 학습 (--epochs보다 우선)",
+    "cli_help_init_std": "가우시안 초기화의 σ",
+    "cli_help_probe_every": "프로브 사이의 스텝 수 (0 = 자동)",
+    "cli_help_pace": "초당 최대 스텝 수 (0 = 최고 속도)",
+    "cli_help_no_probes": "관찰 없이 학습",
+    "cli_error": "오류: {message}",
+    "cli_unwritable": "오류: {flag} {path}: {why}",
+    "cli_is_directory": "폴더입니다",
+    "cli_save_failed": "오류: {path}에 쓰지 못했습니다 ({why}). 결과는 {kept}에 있습니다",
+    "cli_data_folder": "데이터 폴더: {folder}",
+    "cli_offline_hint": "도움말: --dataset {dataset}은(는) 오프라인에서도 됩니다",
+    "cli_progress": "스텝 {step}/{total}  초당 샘플 {rate}개  남은 시간 {eta}  {status}",
+    "cli_dataset_line": "데이터셋: 학습 = {train}, 평가 = {test}",
+    "cli_note": "참고: {note}",
+    "cli_run_line": "장치: {device}   스텝: {step} / {total}   학습 시간: {seconds}초   초당 샘플: {rate}   실행: {status}",
+    "cli_col_twin": "쌍둥이",
+    "cli_col_outcome": "결과",
+    "cli_col_at_step": "해당 스텝",
+    "cli_col_train_loss": "학습 손실",
+    "cli_col_test_loss": "평가 손실",
+    "cli_col_test_acc": "평가 정확도",
+    "cli_col_eval_step": "평가 스텝",
+    "cli_outcome_collapsed": "붕괴함",
+    "cli_collapsed": "{net}가 스텝 {step}에서 붕괴했습니다: {reason}",
+    "cli_footnote": "해당 스텝: 쌍둥이가 발산하거나 붕괴한 스텝. 학습 손실: 마지막 스텝들의 배치 손실 평균(학습 모드). "
+                    "평가: 평가 분할 전체, 평가 모드(BN running 통계), 평가 스텝의 평가에서 나온 값.",
+    "cli_bad_record": "오류: {path}은(는) 이 버전이 읽을 수 있는 실행 기록이 아닙니다: {why}",
+    "cli_record_not_json": "JSON이 아님",
+    "cli_record_not_a_record": "BatchNorm Lab 실행 기록이 아님",
+    "cli_record_wrong_version": "기록 버전 {detail}, 이 버전은 버전 {version}을 읽습니다",
+    "cli_record_bad_field": "{detail} 항목이 없거나 형식이 잘못됨",
+    "cli_record_too_large": "{limit} MB보다 큼",
+    "cli_unreadable": "오류: {path}을(를) 읽을 수 없습니다: {why}",
 }
 
 TEXTS = {"en": EN, "ko": KO}
-
-# Preset summaries in Korean, each with the English summary it translates: when a preset's English
-# text changes (bn_demo/config.py), the page shows the English until the translation is updated.
-PRESET_SUMMARIES_KO = {
-    "tutorial": (
-        "The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, seed 1 — "
-        "both twins learn; BN gets there a little faster.",
-        "기본 튜토리얼: 784-32-32-10 ReLU MLP, Adam 학습률 0.01, 배치 32, 10 에포크, 시드 1 — 두 네트워크 모두 "
-        "배우고, BN이 조금 더 빨리 도달합니다.",
-    ),
-    "ioffe2015": (
-        "BN paper §4.1 (Fig. 1): 3×100 sigmoid, Gaussian init σ 0.1, SGD lr 0.1, batch 60, 50,000 steps — "
-        "the plain net stalls, then learns while its sigmoid inputs drift and widen; BN learns at once "
-        "and its band stays put.",
-        "BN 논문 §4.1 (그림 1): 3×100 시그모이드, 가우시안 초기화 σ 0.1, SGD 학습률 0.1, 배치 60, 50,000 스텝 — "
-        "일반 네트워크는 멈춰 있다가 시그모이드 입력이 떠다니고 넓어지는 가운데 배우기 시작하고, BN은 곧바로 "
-        "배우며 그 띠는 제자리를 지킵니다.",
-    ),
-    "high-lr": (
-        "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance (loss 2.30), "
-        "while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
-        "일반 네트워크에는 너무 큰 학습률 2의 SGD: ReLU가 죽어 우연 수준(손실 2.30)에 머물고, BN 쌍둥이는 "
-        "배웁니다 (MNIST 8,000장으로 3 에포크 후 약 94%).",
-    ),
-    "bad-init": (
-        "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients shrink layer "
-        "by layer and it never leaves chance; BN rescales every layer and learns at once.",
-        "σ = 0.001로 뽑은 너무 작은 가중치: 일반 네트워크는 신호와 기울기가 층마다 줄어 우연 수준을 벗어나지 "
-        "못하고, BN은 모든 층의 크기를 다시 맞춰 곧바로 배웁니다.",
-    ),
-    "deep-sigmoid": (
-        "Eight sigmoid layers: gradients vanish on the way down and the plain net barely moves; "
-        "BN keeps every layer's gradient alive.",
-        "시그모이드 8층: 기울기가 아래로 가며 사라져 일반 네트워크는 거의 움직이지 않고, BN은 모든 층의 "
-        "기울기를 살려 둡니다.",
-    ),
-}
 
 DATASET_NAMES = {
     "en": {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "8×8 digits (offline)"},
@@ -625,7 +874,8 @@ FIELD_NAMES = {
     "ko": {"lr": "학습률", "batch_size": "배치 크기", "bn_momentum": "BN 모멘텀", "bn_placement": "BN 위치",
            "init_std": "초기화 σ", "model": "네트워크", "dataset": "데이터셋", "epochs": "에포크", "steps": "스텝 수",
            "activation": "활성화 함수", "optimizer": "옵티마이저", "seed": "시드", "device": "장치",
-           "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어"},
+           "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어",
+           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠"},
 }
 
 
@@ -635,11 +885,52 @@ def t(key: str, lang: str = "en", **values) -> str:
 
 
 def preset_summary(name: str, lang: str) -> str:
-    from ..config import PRESETS
+    """What a preset (bn_demo/config.py PRESETS) shows and what to look for."""
+    return t(f"preset_summary_{name}", lang)
 
-    english = PRESETS[name].summary
-    source, korean = PRESET_SUMMARIES_KO.get(name, (None, None))
-    return korean if lang == "ko" and source == english else english
+
+def allowed_text(code: str, facts: dict | None = None, lang: str = "en") -> str:
+    """What a setting allows, for a ConfigError's rule `code` (bn_demo/config.py RULES) and its facts:
+    numbers grouped with commas, options listed; a code with no words yet is shown as itself."""
+    facts = facts or {}
+    values = {k: _fact(v) for k, v in facts.items()}
+    if code == "number_range":
+        values["interval"] = f"{'(' if facts.get('low_open') else '['}{values['low']}, {values['high']}]"
+    if f"allowed_{code}" not in EN:
+        return str(code)
+    return t(f"allowed_{code}", lang, **values)
+
+
+def link_allowed(problem, lang: str) -> str:
+    """What a dropped link parameter (ui/params.py Problem) allows, and the setting it conflicts with."""
+    allowed = allowed_text(problem.code, problem.facts, lang)
+    if not problem.conflict:
+        return allowed
+    return t("allowed_conflict", lang, allowed=allowed, field=field_name(problem.conflict, lang))
+
+
+def config_problem(error, lang: str = "en", value: str | None = None) -> str:
+    """One line for a ConfigError, its as_dict() (a record's invalid_config error) or a link's
+    params.Problem: "batch size = 1 — allowed: at least 2 with BatchNorm …". `value` replaces the
+    value's plain text (the page passes it quoted literally)."""
+    def get(name):
+        return error.get(name) if isinstance(error, dict) else getattr(error, name, None)
+
+    if value is None:
+        value = " ".join(str(get("value")).split())
+        value = value if len(value) <= 80 else value[:79] + "…"
+    return t("config_problem", lang, field=field_name(get("field"), lang), value=value,
+             allowed=allowed_text(get("code"), get("facts"), lang))
+
+
+def _fact(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:g}"
+    return f"{int(value):,}"
 
 
 def dataset_name(name: str, lang: str) -> str:
@@ -658,25 +949,65 @@ def twin_label(twin: str, lang: str) -> str:
     return t(f"twin_{twin}", lang)
 
 
-def divergence_reason(reason: str, lang: str) -> str:
-    """The engine states reasons in English; the two common ones have a Korean wording."""
-    if reason == "loss became NaN":
-        return t("reason_nan", lang)
-    if reason == "loss became infinite":
-        return t("reason_inf", lang)
-    return reason
+def divergence_reason(twin: dict, lang: str) -> str:
+    """Why a twin diverged, from its record's reason code and numbers."""
+    values = twin.get("reason_values") or {}
+    if twin.get("reason") == "exploded":
+        return t("reason_exploded", lang, loss=f"{values['loss']:.3g}", limit=f"{values['limit']:.3g}",
+                 factor=f"{values['factor']:g}")
+    return t(f"reason_{twin.get('reason') or 'nan'}", lang)
 
 
-def layer_label(name: str, lang: str) -> str:
-    """The engine names layers 'hidden 1' … and 'output'; say it in the page's language."""
-    if name == "output":
-        return t("output_layer", lang)
-    if name.startswith("hidden "):
-        return t("hidden_layer", lang, n=name.split(" ", 1)[1])
-    return name
+def data_problem(error: dict, lang: str) -> str:
+    """One sentence for a record's data_unavailable error (bn_demo/data.py DataUnavailable)."""
+    facts = {k: (number(v) if isinstance(v, int) else v) for k, v in error.items() if k not in ("code", "problem")}
+    return t(f"data_problem_{error['problem']}", lang, **{**facts, "name": dataset_name(error["dataset"], lang)})
 
 
-def number(value, lang: str = "en") -> str:
+def run_error(error: dict, lang: str) -> str:
+    """One sentence for a failed run's record `error` (any code)."""
+    if error["code"] == "data_unavailable":
+        return data_problem(error, lang)
+    if error["code"] == "invalid_config":
+        return config_problem({**error, "code": error["rule"]}, lang)
+    return t("config_problem_exception", lang, type=error.get("type", "?"))
+
+
+def collapse_reason(twin: dict, n_layers: int, lang: str) -> str:
+    layers = ", ".join(layer_label(i, n_layers, lang) for i in twin["collapsed_layers"])
+    return t("reason_collapsed", lang, layers=layers)
+
+
+def layer_label(index: int, n_layers: int, lang: str) -> str:
+    """Layer `index` of a record: hidden 1 … hidden n, then the output layer (index n)."""
+    return t("output_layer", lang) if index >= n_layers else t("hidden_layer", lang, n=index + 1)
+
+
+def layer_labels(n_layers: int, lang: str, output: bool = False) -> list[str]:
+    return [layer_label(i, n_layers, lang) for i in range(n_layers + (1 if output else 0))]
+
+
+def split_label(dataset: dict, split: str, lang: str) -> str:
+    """What a record's training or held-out split really is, e.g. "MNIST test[:8,000] (…unavailable)"."""
+    part = dataset["splits"][split]
+    title = dataset_name(dataset["name"], lang)
+    n = number(part["stop"] - part["start"])
+    if dataset.get("partial"):
+        return t(f"split_partial_{split}", lang, title=title, start=number(part["start"]), stop=number(part["stop"]), n=n)
+    if dataset.get("seeded"):
+        return t(f"split_seeded_{split}", lang, title=title, n=n)
+    return t("split_full", lang, title=title, file=t(f"file_{part['file']}", lang), n=n)
+
+
+def partial_note(dataset: dict, lang: str) -> str:
+    """The notice for a run that trains on part of the test file; empty when the splits are the real ones."""
+    if not dataset.get("partial"):
+        return ""
+    return t("partial_note", lang, title=dataset_name(dataset["name"], lang), why=t(f"partial_{dataset['partial']}", lang),
+             n_train=number(dataset["n_train"]), n_test=number(dataset["n_test"]))
+
+
+def number(value) -> str:
     """1234 -> '1,234' (both languages group thousands with commas)."""
     return f"{int(value):,}"
 

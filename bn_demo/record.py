@@ -1,0 +1,426 @@
+"""The run record: the one declared format between the engine and every reader.
+
+The engine and the runner write it; the page, its figures, the CLI, the downloads, `reproduce`,
+the benchmarks and replays of saved files only read it. It holds numbers and codes, never a
+sentence: every word a person reads is chosen by the reader (the page's are in `ui/strings.py`).
+
+Format, version RECORD_VERSION (a record is a dict; series are numpy arrays in memory and plain
+lists in JSON, NaN and ±inf written as null)::
+
+    format          "bn-lab-run"
+    version         RECORD_VERSION
+    run_id          int: the run's number in the process that trained it
+    status          code: queued | running | paused | finished | stopped | diverged | failed
+                    (finished: the run reached its last step, even if one twin diverged on the way;
+                     diverged: every twin diverged)
+    stop_reason     code or null: user | budget | released | idle   (why a `stopped` run stopped)
+    error           null or {"code": data_unavailable | invalid_config | exception, and its data:
+                             data_unavailable: dataset, problem (data.DataUnavailable.PROBLEMS), detail
+                                 (a download error's own words, path-free), file and counts;
+                             invalid_config: ConfigError.as_dict() with its rule code under
+                                 "rule": field, value, rule, facts, conflict;
+                             exception: type (the exception's class; its traceback is in the server log)}
+    config          RunConfig.to_dict()
+    device          "cpu", "cuda:0", … or null before the run has started
+    versions        {"python", "torch", "torchvision", …}
+    dataset         Dataset.describe(): name, classes, image_shape, n_train, n_test, splits
+                    ({"train"|"test": {"file": train|test, "start", "stop"}}: which rows of which
+                    file each split is), partial (code or null: why only the test file was used),
+                    plus fallback_from (the dataset asked for, when the offline one replaced it)
+    progress        step, total_steps, steps_per_epoch, fraction, samples_per_second, eta_seconds,
+                    train_seconds, queue_position (1-based, null when not queued), slot_released (a run
+                    paused past pause_grace seconds gave its training slot back)
+    budget          null, or what the server allows one run: seconds (holding a slot), work (steps ×
+                    batch × parameters), step_limit (work in steps), hit: seconds | work | null
+    fallback        null, or the data_unavailable error that made this run use the offline dataset
+    engine_version  bumped by the engine on every write: equal versions, equal record
+    cadence         probe_every, ics_every, eval_every (steps)
+    n_layers        hidden layers; layer i (0-based) is "hidden i+1", layer n_layers is the output
+    probe           size (examples in the fixed probe batch), percentile_ranks (TensorBoard's nine),
+                    paper_ranks (15, 50, 85)
+    gallery         labels (int), images (uint8, n × h × w): the held-out split's first examples
+    events          [{"step", "kind", …}]: things that happened to the whole run at a step
+    twins           {"bn"|"plain": twin}, each twin:
+        status              code, as the run's but per twin (running | finished | stopped | diverged)
+        reason              null | nan | inf | exploded (diverged) | collapsed (a collapse is stated, not
+                            enforced: the twin keeps training and its status stays); reason_values
+                            {"loss", "limit", "factor"} for exploded
+        diverged_at_step    int or null
+        collapsed_at_step   int or null; collapsed_layers: layer indices whose ReLUs all output 0
+        parameters          trainable parameter count
+        train               step, loss, acc: the training mini-batch, train mode, before the update
+        eval                step, epoch, loss, acc (eval mode: BN running statistics, whole held-out
+                            split), acc_batch_stats (train-mode arithmetic on held-out mini-batches of
+                            the training batch size; NaN for a twin without BN)
+        final               train_loss (mean of the last train_loss_window batch losses), test_loss,
+                            test_acc, test_acc_batch_stats, eval_step (the step of that evaluation)
+        probes              step and, per layer, per kind (linear: the Linear output; bn: the BN
+                            output; act: the nonlinearity's output): edges (fixed for the run, equal
+                            across twins), counts per bin (the last bin includes its right edge), under,
+                            over, nonfinite, percentiles (TensorBoard's nine), paper_percentiles,
+                            mean, std; per layer grad_norm, weight_norm, inactive_share and for the BN
+                            twin bn_internals; output_grad_norm, output_weight_norm, unit_percentiles
+                            (step × unit × 3: each last-layer unit's input to the nonlinearity).
+                            Mode: train-mode batch statistics of the probe batch, after the step's
+                            update, BN running statistics untouched.
+        ics                 step, l2, cos (step × layer, layers 2…output): Santurkar et al.'s ICS
+        gallery             step, predictions (eval mode) of the gallery images
+
+Probe summaries are always taken on the fixed edges chosen at the first probe, so histograms of
+different steps and twins share one axis; values outside them are counted in under/over.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+
+import numpy as np
+
+RECORD_VERSION = 1
+FORMAT = "bn-lab-run"
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # a replayed file may be at most this large
+STATUSES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+ENDED = ("finished", "stopped", "diverged", "failed")
+STOP_REASONS = ("user", "budget", "released", "idle")
+DIVERGENCE_REASONS = ("nan", "inf", "exploded")
+TWIN_REASONS = (*DIVERGENCE_REASONS, "collapsed")
+ERROR_CODES = ("data_unavailable", "invalid_config", "exception")
+MODES = ("train", "eval", "eval_batch_stats", "probe")  # how each kind of number was measured
+KINDS = ("linear", "bn", "act")
+# Where lists become numpy arrays when a record is read back: the series, not the metadata.
+_ARRAY_SECTIONS = ("twins", "gallery", "probe")
+_LIST_KEYS = {"percentile_ranks", "paper_ranks", "collapsed_layers", "events"}
+
+
+class RecordError(ValueError):
+    """A file that is not a run record this version can read; `code` says why, for the page."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+def library_versions() -> dict:
+    """The versions that decide a run's numbers (imported lazily: reading records needs no torch)."""
+    import torch
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "numpy": np.__version__}
+
+
+# -- building ---------------------------------------------------------------------------------------------
+
+
+def columns(rows: list, names: tuple[str, ...]) -> dict:
+    """Rows of numbers → one array per column; the step column is an integer array."""
+    if not rows:
+        out = {n: np.zeros(0) for n in names}
+    else:
+        arr = np.array(rows, dtype=np.float64)
+        out = {n: arr[:, i] for i, n in enumerate(names)}
+    out["step"] = out["step"].astype(np.int64)
+    return out
+
+
+def empty(run_id: int, status: str, config: dict) -> dict:
+    """The record of a run that has not built its experiment yet (queued, loading, failed early)."""
+    return {
+        "format": FORMAT, "version": RECORD_VERSION, "run_id": run_id, "status": status, "stop_reason": None,
+        "error": None, "config": config, "device": None, "versions": {}, "dataset": None,
+        "progress": {"step": 0, "total_steps": config.get("steps") or None, "steps_per_epoch": None, "fraction": 0.0,
+                     "samples_per_second": 0.0, "eta_seconds": None, "train_seconds": 0.0, "queue_position": None},
+        "cadence": None, "n_layers": len(config.get("hidden", ())), "probe": None, "gallery": None, "events": [],
+        "budget": None, "fallback": None, "engine_version": 0, "twins": {},
+    }
+
+
+def assemble(*, run_id: int, status: str, config: dict, parts: dict | None = None, stop_reason: str | None = None,
+             error: dict | None = None, device: str | None = None, versions: dict | None = None,
+             dataset: dict | None = None, progress: dict | None = None, events: list | None = None) -> dict:
+    """A whole record: the experiment's parts (Experiment.record_parts) plus what the runner knows."""
+    record = empty(run_id, status, config)
+    if parts is not None:
+        record.update({k: v for k, v in parts.items() if k != "progress"})
+        record["progress"].update(parts["progress"])
+    record["progress"].update(progress or {})
+    record.update(stop_reason=stop_reason, error=error, device=device, versions=versions or {}, dataset=dataset,
+                  events=list(events or []))
+    return record
+
+
+def twin_record(raw: dict, edges: dict, n_layers: int, last_width: int) -> dict:
+    """One twin's part of the record from the engine's plain rows (Experiment.record_parts)."""
+    evals = columns(raw["evals"], ("step", "epoch", "loss", "acc", "acc_batch_stats"))
+    gallery = raw["gallery"]
+    return {
+        "status": raw["status"],
+        "diverged_at_step": raw["diverged_at_step"],
+        # A collapse is stated, not enforced: the twin's status stays as it is, its reason says "collapsed".
+        "reason": raw["reason"] or ("collapsed" if raw["collapsed_at_step"] is not None else None),
+        "reason_values": raw["reason_values"],
+        "collapsed_at_step": raw["collapsed_at_step"],
+        "collapsed_layers": raw["collapsed_layers"],
+        "parameters": raw["parameters"],
+        "train": columns(raw["train"], ("step", "loss", "acc")),
+        "eval": evals,
+        "final": final_numbers(raw["recent"], evals),
+        "probes": probe_columns(raw["probes"], edges, n_layers, last_width),
+        "ics": ics_columns(raw["ics"]),
+        "gallery": ({"step": gallery[0], "predictions": gallery[1]} if gallery
+                    else {"step": None, "predictions": np.zeros(0, dtype=np.int64)}),
+    }
+
+
+SUMMARY_KEYS = ("under", "over", "nonfinite", "mean", "std")
+
+
+def probe_columns(records: list, edges: dict, n_layers: int, last_width: int) -> dict:
+    """Probe records (one dict per probe step) → per layer and kind, one array per summary field."""
+    layers = []
+    for i in range(n_layers):
+        entry = {}
+        for kind in KINDS:
+            if records and kind in records[0]["layers"][i]:
+                summaries = [r["layers"][i][kind] for r in records]
+                entry[kind] = {"edges": edges[(i, kind)],
+                               **{k: np.stack([s[k] for s in summaries])
+                                  for k in ("counts", "percentiles", "paper_percentiles")},
+                               **{k: np.array([s[k] for s in summaries]) for k in SUMMARY_KEYS}}
+        for key in ("grad_norm", "weight_norm", "inactive_share"):
+            entry[key] = np.array([r["layers"][i][key] for r in records], dtype=np.float64)
+        if records and "bn_internals" in records[0]["layers"][i]:
+            names = records[0]["layers"][i]["bn_internals"].keys()
+            entry["bn_internals"] = {k: np.array([r["layers"][i]["bn_internals"][k] for r in records]) for k in names}
+        layers.append(entry)
+    return {
+        "step": np.array([r["step"] for r in records], dtype=np.int64),
+        "layers": layers,
+        "output_grad_norm": np.array([r["output_grad_norm"] for r in records], dtype=np.float64),
+        "output_weight_norm": np.array([r["output_weight_norm"] for r in records], dtype=np.float64),
+        "unit_percentiles": (np.stack([r["unit_percentiles"] for r in records]) if records
+                             else np.zeros((0, last_width, 3))),
+    }
+
+
+def ics_columns(rows: list) -> dict:
+    if not rows:
+        return {"step": np.zeros(0, dtype=np.int64), "l2": np.zeros((0, 0)), "cos": np.zeros((0, 0))}
+    return {
+        "step": np.array([r[0] for r in rows], dtype=np.int64),
+        "l2": np.array([r[1] for r in rows], dtype=np.float64),
+        "cos": np.array([r[2] for r in rows], dtype=np.float64),
+    }
+
+
+def final_numbers(train_recent: list, evals: dict) -> dict:
+    last = len(evals["step"]) - 1
+    pick = (lambda key: float(evals[key][last])) if last >= 0 else (lambda key: math.nan)
+    return {
+        "train_loss": float(np.mean(train_recent)) if train_recent else math.nan,
+        "train_loss_window": len(train_recent),
+        "test_loss": pick("loss"),
+        "test_acc": pick("acc"),
+        "test_acc_batch_stats": pick("acc_batch_stats"),
+        "eval_step": int(evals["step"][last]) if last >= 0 else None,
+    }
+
+
+# -- reading facts off a record (numbers; the reader phrases them) -----------------------------------------
+
+
+def is_ended(record: dict) -> bool:
+    return record["status"] in ENDED
+
+
+def twin_outcome(twin: dict) -> str:
+    """What happened to one twin, as a code: diverged | collapsed | the twin's status."""
+    if twin["status"] == "diverged":
+        return "diverged"
+    if twin.get("collapsed_at_step") is not None:
+        return "collapsed"
+    return twin["status"]
+
+
+def nonlinearity_input_kind(record: dict, twin: str) -> str:
+    """The recorded quantity that feeds the nonlinearity: BN's output when BN sits before it, else the
+    Linear output. This is the quantity both twins share and the one the BN paper plots."""
+    placement = record["config"].get("bn_placement", "before")
+    return "bn" if twin == "bn" and placement == "before" else "linear"
+
+
+def drift(record: dict, twin: str, layer: int) -> dict | None:
+    """How far one layer's input to the nonlinearity moved since the first probe (step 0):
+    spread_ratio = (p85 − p15) now / at step 0, median_shift = p50 now − p50 at step 0. Absolute
+    numbers from each twin's own start, so neither twin is the reference for the other."""
+    entry = record["twins"].get(twin, {}).get("probes", {}).get("layers", [])
+    kind = nonlinearity_input_kind(record, twin)
+    if layer >= len(entry) or kind not in entry[layer] or len(entry[layer][kind]["paper_percentiles"]) < 2:
+        return None
+    pct = np.asarray(entry[layer][kind]["paper_percentiles"], dtype=np.float64)
+    steps = record["twins"][twin]["probes"]["step"]
+    spread0, spread = pct[0, 2] - pct[0, 0], pct[-1, 2] - pct[-1, 0]
+    return {"from_step": int(steps[0]), "to_step": int(steps[-1]), "kind": kind,
+            "spread_ratio": float(spread / spread0) if spread0 > 0 else math.nan,
+            "median_shift": float(pct[-1, 1] - pct[0, 1])}
+
+
+def ics_comparison(record: dict) -> dict | None:
+    """Median ‖G − G′‖ over every measured step and layer, per twin, and their ratio (bn / plain):
+    the statement the Covariate shift tab makes is computed from this, never written in advance."""
+    medians = {}
+    for name, twin in record["twins"].items():
+        l2 = np.asarray(twin["ics"]["l2"], dtype=np.float64)
+        finite = l2[np.isfinite(l2)] if l2.size else l2
+        if finite.size:
+            medians[name] = float(np.median(finite))
+    if set(medians) != {"bn", "plain"} or medians["plain"] <= 0:
+        return None
+    return {"bn": medians["bn"], "plain": medians["plain"], "ratio": medians["bn"] / medians["plain"],
+            "larger": "bn" if medians["bn"] > medians["plain"] else "plain"}
+
+
+# -- JSON: one writer, one reader ---------------------------------------------------------------------------
+
+
+def plain(obj):
+    """A JSON-ready copy: numpy → lists and numbers, NaN/±inf → None (strict JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return plain(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def dumps(document: dict, indent: int | None = None) -> str:
+    return json.dumps(plain(document), indent=indent, allow_nan=False)
+
+
+def loads(text: str | bytes) -> dict:
+    """Parse and check a saved record; numeric series come back as numpy arrays. Raises RecordError."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise RecordError("too_large", f"{len(text):,} bytes")
+    try:
+        document = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError("not_json", str(exc)[:80]) from None
+    check(document)
+    return {k: _arrays(v) if k in _ARRAY_SECTIONS else v for k, v in document.items()}
+
+
+def check(document) -> None:
+    """The schema's load-bearing parts: what every reader relies on. Raises RecordError."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise RecordError("not_a_record")
+    if document.get("version") != RECORD_VERSION:
+        raise RecordError("wrong_version", str(document.get("version"))[:20])
+    _require(document.get("status") in STATUSES, "status")
+    _require(isinstance(document.get("config"), dict), "config")
+    _require(isinstance(document.get("twins"), dict), "twins")
+    _require(isinstance(document.get("progress"), dict), "progress")
+    for name, twin in document["twins"].items():
+        _require(name in ("bn", "plain") and isinstance(twin, dict), "twins")
+        for section, keys in (("train", ("step", "loss", "acc")), ("eval", ("step", "loss", "acc")),
+                              ("probes", ("step", "layers")), ("ics", ("step", "l2", "cos")),
+                              ("final", ("test_acc", "eval_step"))):
+            _require(isinstance(twin.get(section), dict) and all(k in twin[section] for k in keys),
+                     f"twins.{name}.{section}")
+        _require(twin.get("reason") in (None, *TWIN_REASONS), f"twins.{name}.reason")
+        lengths = {len(twin["train"][k]) for k in ("step", "loss", "acc")}
+        _require(len(lengths) == 1, f"twins.{name}.train")
+
+
+def _require(ok: bool, where: str) -> None:
+    if not ok:
+        raise RecordError("bad_field", where)
+
+
+def _arrays(obj, key: str = ""):
+    if isinstance(obj, dict):
+        return {k: _arrays(v, k) for k, v in obj.items()}
+    if isinstance(obj, list) and key not in _LIST_KEYS and _numeric(obj):
+        arr = np.array(obj, dtype=object)
+        if arr.dtype == object and all(isinstance(v, int) and not isinstance(v, bool) for v in arr.flat):
+            return arr.astype(np.int64)
+        return arr.astype(np.float64)  # None (written for NaN/inf) becomes NaN
+    if isinstance(obj, list):
+        return [_arrays(v) for v in obj]
+    return obj
+
+
+def _numeric(obj) -> bool:
+    if isinstance(obj, list):
+        return all(_numeric(v) for v in obj) and len({len(v) if isinstance(v, list) else -1 for v in obj}) <= 1
+    return obj is None or (isinstance(obj, (int, float)) and not isinstance(obj, bool))
+
+
+def write_json(path, record: dict) -> None:
+    """Write atomically: a failure leaves no half-written file behind."""
+    _write_atomic(path, dumps(record))
+
+
+# -- CSV: one writer --------------------------------------------------------------------------------------
+
+
+CSV_COLUMNS = ("twin", "series", "mode", "step", "loss", "accuracy")
+
+
+def to_csv(record: dict) -> str:
+    """Long format, one row per (twin, series, step), readable by `pandas.read_csv(path)` as is. The
+    mode column says how each number was measured (a MODES code); the run's metadata is in the JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for name, twin in record["twins"].items():
+        train, held = twin["train"], twin["eval"]
+        for i, step in enumerate(train["step"]):
+            writer.writerow([name, "train_batch", "train", int(step), _cell(train["loss"][i]), _cell(train["acc"][i])])
+        for i, step in enumerate(held["step"]):
+            writer.writerow([name, "held_out", "eval", int(step), _cell(held["loss"][i]), _cell(held["acc"][i])])
+            if name == "bn":
+                writer.writerow([name, "held_out", "eval_batch_stats", int(step), "",
+                                 _cell(held["acc_batch_stats"][i])])
+    return out.getvalue()
+
+
+def write_csv(path, record: dict) -> None:
+    _write_atomic(path, to_csv(record))
+
+
+def _cell(value) -> str:
+    value = float(value)
+    return repr(value) if math.isfinite(value) else ""
+
+
+def _write_atomic(path, text: str) -> None:
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):  # a device or pipe: write to it, never replace it
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bn-lab-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # mkstemp makes the file private; a result file gets the usual permissions (or keeps the old file's)
+        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
