@@ -203,6 +203,9 @@ SLOW_LINK = "dataset=digits&pace=0.5&steps=100000"  # the slowest pace the page 
 LONG_LINK = "dataset=digits&steps=1000000"
 STEP_RE = re.compile(r"Step [\d,]+ /")
 SETTLED_RSS = 0.10  # resident memory after every tab closed: within 10 % of the post-warm-up level
+# A paused page checks in every 20 s (layout.HEARTBEAT_SECONDS): the idle reaper must wait longer than
+# that here, or it, not the pause grace, would free the paused tab's slot.
+ADVERSARIAL_IDLE_TIMEOUT = 45
 
 
 def _status_text(page) -> str:
@@ -244,16 +247,18 @@ def _quick_click(locator, timeout_ms: float = 250) -> bool:
         return False
 
 
-def _wait_settled_rss(pid: int, target: float, limit_seconds: float) -> tuple[float, float]:
-    """Poll resident memory until within SETTLED_RSS of target (closed sessions are released after the
-    disconnected-session TTL and the reaper); returns (seconds waited, MiB)."""
+def _wait_settled_rss(pid: int, target: float, threads: int, limit_seconds: float) -> tuple[float, float]:
+    """After the tabs closed: wait until their sessions are released (Streamlit's disconnected-session
+    TTL, then every run thread gone: the thread count back to `threads`), then poll resident memory until
+    within SETTLED_RSS of `target`; returns (seconds waited, MiB)."""
     t0 = time.monotonic()
-    rss = proc_stats(pid)[1]
-    while time.monotonic() - t0 < limit_seconds:
-        rss = proc_stats(pid)[1]
-        if rss <= target * (1 + SETTLED_RSS):
-            break
+    time.sleep(SESSION_TTL + 3)
+    while time.monotonic() - t0 < limit_seconds and proc_stats(pid)[0] > threads:
         time.sleep(1)
+    rss = proc_stats(pid)[1]
+    while time.monotonic() - t0 < limit_seconds and rss > target * (1 + SETTLED_RSS):
+        time.sleep(1)
+        rss = proc_stats(pid)[1]
     return time.monotonic() - t0, rss
 
 
@@ -323,7 +328,7 @@ def adversarial(args) -> int:
     base = f"http://127.0.0.1:{port}"
     limits = {"BN_DEMO_PAUSE_GRACE": f"{args.pause_grace:g}", "BN_DEMO_MAX_RUN_SECONDS": f"{args.run_seconds:g}",
               "BN_DEMO_MAX_RUN_WORK": f"{args.run_work:g}"}
-    env = {**os.environ, "BN_DEMO_IDLE_TIMEOUT": str(IDLE_TIMEOUT), **limits}
+    env = {**os.environ, "BN_DEMO_IDLE_TIMEOUT": str(ADVERSARIAL_IDLE_TIMEOUT), **limits}
     server = start_server(port, "--server.disconnectedSessionTTL", str(SESSION_TTL), env=env)
     args.server_pid = server.pid
     bound = args.pause_grace + args.run_seconds  # pause grace + one run's time (its wall-time budget)
@@ -342,14 +347,14 @@ def adversarial(args) -> int:
                 time.sleep(0.5)
             warm.close()
             time.sleep(SESSION_TTL + 5)
-            baseline_rss = proc_stats(server.pid)[1]
-            rows.append(("after warm-up", *proc_stats(server.pid)))
+            baseline_threads, baseline_rss = proc_stats(server.pid)
+            rows.append(("after warm-up", baseline_threads, baseline_rss))
             for k in range(args.rounds):
                 result = _adversarial_round(browser, base, args, bound, short_link)
                 rows.append((f"round {k + 1}: during (peak)", result["sampler"].peak_threads, result["sampler"].peak_rss))
                 t_closed = time.monotonic()
-                result["settle"], result["rss"] = _wait_settled_rss(server.pid, baseline_rss,
-                                                                    SESSION_TTL + IDLE_TIMEOUT + 90)
+                result["settle"], result["rss"] = _wait_settled_rss(server.pid, baseline_rss, baseline_threads,
+                                                                    SESSION_TTL + ADVERSARIAL_IDLE_TIMEOUT + 90)
                 rows.append((f"round {k + 1}: after every tab closed (+{time.monotonic() - t_closed:.0f} s)",
                              proc_stats(server.pid)[0], result["rss"]))
                 rounds.append(result)

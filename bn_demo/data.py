@@ -12,9 +12,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 DATA_DIR_ENV = "BN_DEMO_DATA_DIR"
@@ -172,6 +175,7 @@ def _download(name: str, root: Path) -> None:
 def read_idx_split(raw: Path, split: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Read and check one split's images and labels; any defect becomes a DataUnavailable that
     names the file and what is wrong with it."""
+    import torch
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     image_file, label_file, expected_count = IDX_FILES[split]
@@ -225,6 +229,7 @@ def _md5(path: Path) -> str:
 
 def load_digits() -> Dataset:
     """scikit-learn's bundled 1,797 8×8 digits, split 80/20 by a fixed seeded permutation."""
+    import torch
     from sklearn.datasets import load_digits as sk_digits
 
     bunch = sk_digits()

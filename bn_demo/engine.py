@@ -25,6 +25,7 @@ from .config import ConfigError, RunConfig
 from .data import Dataset
 from .history import DEFAULT_CAP, BoundedSeries
 from .model import build_twins, make_optimizer
+from .runner import StopRequested  # the run's stop protocol: the engine checks it between chunks
 
 PROBE_SEED_OFFSET = 7919  # the probe batch has its own generator: drawing it costs the batch stream nothing
 PROBE_CAP = 400  # probe records kept per twin (each holds histograms for every layer and kind)
@@ -33,10 +34,6 @@ EVAL_CHUNK = 8192  # held-out examples per forward pass; stop requests are honou
 DIVERGE_FACTOR = 50.0  # a loss this many times its first value counts as exploded
 DIVERGE_FLOOR = 100.0
 RECENT_WINDOW = 100  # batch losses averaged for the final "train_loss"
-
-
-class StopRequested(Exception):
-    """Raised inside long computations when the runner asks to stop."""
 
 
 class Twin:

@@ -14,7 +14,7 @@ import torch
 TB_PERCENTILES = (0, 7, 16, 31, 50, 69, 84, 93, 100)  # TensorBoard's distribution bands
 PAPER_PERCENTILES = (15, 50, 85)  # Ioffe & Szegedy Fig. 1
 N_BINS = 60
-SATURATION = 0.98  # sigmoid outside [0.02, 0.98] or |tanh| > 0.98: gradient below ~0.04
+SATURATION = 0.98  # sigmoid outside [0.02, 0.98] (σ′ < 0.0196) or |tanh| > 0.98 (tanh′ < 0.0396)
 KINDS = ("linear", "bn", "act")
 
 
@@ -94,13 +94,6 @@ def inactive_share(activation: str, act: torch.Tensor) -> float:
     if activation == "sigmoid":
         return float(((act < 1 - SATURATION) | (act > SATURATION)).float().mean())
     return float((act.abs() > SATURATION).float().mean())
-
-
-INACTIVE_MEANING = {
-    "relu": "dead ReLUs: units that output 0 for every probe example",
-    "sigmoid": f"saturated sigmoid outputs (below {1 - SATURATION:.2f} or above {SATURATION:.2f})",
-    "tanh": f"saturated tanh outputs (|a| > {SATURATION:.2f})",
-}
 
 
 def bn_internals(bn: torch.nn.BatchNorm1d, bn_input: torch.Tensor) -> dict:

@@ -20,12 +20,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import record as rec
 from .config import ConfigError, RunConfig
-from .data import Dataset, DataUnavailable, load_dataset
-from .engine import Experiment, StopRequested
-from .model import pick_device
+from .data import Dataset, DataUnavailable
+
+if TYPE_CHECKING:
+    from .engine import Experiment
+
+# Nothing here imports torch when the module loads (the engine, the model and the loaders are imported
+# by the worker), so a page that only shows runs draws without waiting for torch.
 
 POLL_SECONDS = 0.05  # how often a paused / queued / paced worker re-checks for stop
 RATE_WINDOW_SECONDS = 0.5  # samples/s is measured over about this much recent time
@@ -37,6 +42,10 @@ ENDED = rec.ENDED
 ACTIVE = ("queued", "running", "paused")
 log = logging.getLogger(__name__)
 _run_ids = itertools.count(1)
+
+
+class StopRequested(Exception):
+    """Raised inside a run, and inside the engine's long computations, when the run is asked to stop."""
 
 
 def limit_torch_threads() -> int:
@@ -230,6 +239,10 @@ class Runner:
 
     # -- the worker -----------------------------------------------------------------------------------
     def _main(self) -> None:
+        from .data import load_dataset
+        from .engine import Experiment
+        from .model import pick_device
+
         try:
             if not self._take_slot():
                 raise StopRequested

@@ -37,8 +37,8 @@ from ..config import (
     ConfigError,
     RunConfig,
 )
-from ..model import available_devices, pick_device
 from . import params
+from .state import found_devices
 from .strings import LANG_NAMES, LANGS, config_problem, data_problem, dataset_name, preset_summary, t
 
 LR_GRID = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -107,7 +107,8 @@ def init_session() -> str:
     state = st.session_state
     if "initialised" not in state:
         link = params.from_params(st.query_params.to_dict())
-        devices = ("auto", *available_devices())
+        found = found_devices()  # None until the warm-up has looked (a run names an absent device itself)
+        devices = ("auto", *found) if found is not None else DEVICES
         if link.config.device not in devices:
             link.problems.append(params.Problem("device", link.config.device, "device_absent", {"devices": devices}))
             link.config = link.config.replace(device="auto")
@@ -214,13 +215,16 @@ def sidebar(lang: str, data_state) -> tuple[RunConfig, ConfigError | None]:
                                width="stretch", format_func=lambda p: t(f"pace_{p}", lang), help=t("pace_help", lang))
             widget("pace_rate", st.select_slider, t("pace_rate", lang),
                    _with_value(PACE_GRID, state.get(key("pace_rate"))), format_func=_num, disabled=pace_mode != "slow")
-            devices = ["auto", *available_devices()]
+            # The devices torch finds are known once the background warm-up has imported it: the first
+            # paint does not wait for torch (seconds on a small machine).
+            found = found_devices()
+            devices = ["auto", *(found or ["cpu"])]
             if state.get(key("device")) in DEVICES and state[key("device")] not in devices:
                 devices.append(state[key("device")])
-            found = str(pick_device("auto"))
+            auto = found[0] if found else "…"  # found_devices() lists the best device first, as "auto" picks
             widget("device", st.selectbox, t("device", lang), devices,
-                   format_func=lambda d: t("device_auto", lang, found=found) if d == "auto" else d)
-            st.caption(t("device_found", lang, devices=", ".join(available_devices())))
+                   format_func=lambda d: t("device_auto", lang, found=auto) if d == "auto" else d)
+            st.caption(t("device_found", lang, devices=", ".join(found or ["…"])))
 
         st.caption(":material/link: " + t("share_help", lang))
     state[CODES] = shown

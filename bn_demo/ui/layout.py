@@ -150,15 +150,18 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
         else HEARTBEAT_SECONDS if runs.active else None
-    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading)
+    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, runs.active)
 
 
-def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool) -> None:
+def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool,
+               was_active: bool = False) -> None:
     state.keep_alive(runs)
     if state.fall_back_if_unavailable(runs, data_dir):
         st.rerun()  # a full run, so the sidebar and buttons show the fallback run
     runner = runs.runner
     if runner is None:
+        if was_active:  # the run was let go of between full runs (its session released, say): redraw the buttons
+            st.rerun()
         st.info(t("no_run", lang), icon=":material/arrow_back:")
         explained(figures.intro_figure(lang), "chart_intro", t("explain_intro", lang), t("look_intro", lang))
         return

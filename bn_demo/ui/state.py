@@ -160,11 +160,23 @@ def data_status(name: str, data_dir=None, runs: SessionRuns | None = None) -> tu
     return dataset_state(name, data_dir), None
 
 
+_devices: list[str] | None = None  # what torch found, best first (the warm-up looks)
+
+
+def found_devices() -> list[str] | None:
+    """The training devices of this machine, best first; None until the warm-up has imported torch."""
+    return _devices
+
+
 def _warm_up() -> None:
-    """The first run in a fresh process pays for importing scikit-learn and torch's lazy
-    initialisation (several seconds on a small machine); pay it while the user reads the page."""
+    """The first run in a fresh process pays for importing torch and scikit-learn and torch's lazy
+    initialisation (several seconds on a small machine); pay it while the user reads the page, which
+    is drawn without waiting for it."""
+    global _devices
     from ..data import load_digits
-    from ..model import build_twins, make_optimizer
+    from ..model import available_devices, build_twins, make_optimizer
+
+    _devices = available_devices()
 
     dataset = load_digits()
     with _cache_lock:
