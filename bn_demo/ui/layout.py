@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import streamlit as st
 
@@ -109,8 +108,9 @@ def _on_stop(runs: state.SessionRuns) -> None:
 
 def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError | None, lang: str,
                 data_dir=None) -> None:
-    active = runs.active
-    paused = runs.status == "paused"
+    runner = runs.runner  # one look-up: the registry may let go of the run meanwhile
+    active = runner is not None and runner.status in state.ACTIVE
+    paused = runner is not None and runner.status == "paused"
     cols = st.columns([1.2, 1.2, 1, 1, 4.6], vertical_alignment="center")
     cols[0].button(t("start", lang), type="primary", icon=":material/play_arrow:", key="btn_start",
                    disabled=active or error is not None, on_click=_on_start, args=(runs, data_dir),
@@ -120,11 +120,11 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
                    width="stretch")
     cols[2].button(t("stop", lang), key="btn_stop", icon=":material/stop:", disabled=not active,
                    on_click=_on_stop, args=(runs,), width="stretch")
-    cols[3].button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runs.runner is None,
+    cols[3].button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runner is None,
                    on_click=state.reset, args=(runs,), help=t("reset_help", lang), width="stretch")
     if error is not None:
         st.error(error_line(error, lang), icon=":material/block:")
-    elif active and runs.runner.config.to_dict() != config.to_dict() and runs.fallback is None:
+    elif active and runner.config.to_dict() != config.to_dict() and runner.fallback is None:
         cols[4].caption(":material/info: " + t("settings_apply_next", lang))
 
 
@@ -134,14 +134,8 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     runner = runs.runner
     if runner is not None and st.session_state.pop(FIRST_POINT_KEY, None) == runner.run_id:
-        # Right after Start, hold this rerun briefly so the page it draws already has the step-0 point
-        # (~0.05 s when the data is cached) instead of waiting a refresh for it. Here, not in the Start
-        # callback: the sidebar and the buttons are on screen already (see _on_start). A run that
-        # waits in the queue for a slot cannot have a point soon: no wait then.
-        started, deadline = time.monotonic(), time.monotonic() + state.FIRST_POINT_WAIT
-        while time.monotonic() < deadline and not state.has_first_point(runner) and (
-                runner.status == "running" or (runner.status == "queued" and time.monotonic() - started < 0.1)):
-            time.sleep(0.02)
+        # Here, not in the Start callback: the sidebar and the buttons are on screen already (_on_start).
+        state.wait_for_first_point(runner)
     refreshing = runs.refreshing
     # Until the first measurement exists, check back quickly: the charts should appear within a
     # second or two of Start, not a whole refresh period later.
