@@ -111,21 +111,22 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
     runner = runs.runner  # one look-up: the registry may let go of the run meanwhile
     active = runner is not None and runner.status in state.ACTIVE
     paused = runner is not None and runner.status == "paused"
-    cols = st.columns([1.2, 1.2, 1, 1, 4.6], vertical_alignment="center")
-    cols[0].button(t("start", lang), type="primary", icon=":material/play_arrow:", key="btn_start",
-                   disabled=active or error is not None, on_click=_on_start, args=(runs, data_dir),
-                   help=t("start_help", lang), width="stretch")
-    cols[1].button(t("resume" if paused else "pause", lang), key="btn_pause", disabled=not active,
-                   icon=":material/play_arrow:" if paused else ":material/pause:", on_click=_on_pause, args=(runs,),
-                   width="stretch")
-    cols[2].button(t("stop", lang), key="btn_stop", icon=":material/stop:", disabled=not active,
-                   on_click=_on_stop, args=(runs,), width="stretch")
-    cols[3].button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runner is None,
-                   on_click=state.reset, args=(runs,), help=t("reset_help", lang), width="stretch")
+    # One row of buttons sized to their labels (they wrap rather than cut a label: "Re…", "일시…" at 1280×720).
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button(t("start", lang), type="primary", icon=":material/play_arrow:", key="btn_start",
+               disabled=active or error is not None, on_click=_on_start, args=(runs, data_dir),
+               help=t("start_help", lang), width="content")
+    row.button(t("resume" if paused else "pause", lang), key="btn_pause", disabled=not active,
+               icon=":material/play_arrow:" if paused else ":material/pause:", on_click=_on_pause, args=(runs,),
+               width="content")
+    row.button(t("stop", lang), key="btn_stop", icon=":material/stop:", disabled=not active,
+               on_click=_on_stop, args=(runs,), width="content")
+    row.button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runner is None,
+               on_click=state.reset, args=(runs,), help=t("reset_help", lang), width="content")
     if error is not None:
         st.error(error_line(error, lang), icon=":material/block:")
     elif active and runner.config.to_dict() != config.to_dict() and runner.fallback is None:
-        cols[4].caption(":material/info: " + t("settings_apply_next", lang))
+        row.caption(":material/info: " + t("settings_apply_next", lang))
 
 
 # -- the live view --------------------------------------------------------------------------------------------
@@ -133,13 +134,16 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     runner = runs.runner
+    # The sidebar above was drawn while the run was still loading its data: redraw it once the first point
+    # exists (the live view's first-point rerun), even when the wait below already brought that point.
+    sidebar_loading = runner is not None and runner.setting_up
     if runner is not None and st.session_state.pop(FIRST_POINT_KEY, None) == runner.run_id:
         # Here, not in the Start callback: the sidebar and the buttons are on screen already (_on_start).
         state.wait_for_first_point(runner)
     refreshing = runs.refreshing
     # Until the first measurement exists, check back quickly: the charts should appear within a
     # second or two of Start, not a whole refresh period later.
-    loading = runs.status == "running" and not state.has_first_point(runs.runner)  # not while queued
+    loading = sidebar_loading or (runs.status == "running" and not state.has_first_point(runs.runner))
     # run_every is fixed when the fragment is declared, so it is declared anew on every full run:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
@@ -255,7 +259,7 @@ def metrics_row(snap: dict, lang: str) -> None:
         other = [tw["final"]["test_acc"] for n, tw in twins.items() if n != name]
         delta = None
         if other and _finite(acc) and _finite(other[0]):
-            delta = f"{100 * (acc - other[0]):+.1f} pts"
+            delta = t("points", lang, value=f"{100 * (acc - other[0]):+.1f}")
         help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
                       step=number(final["eval_step"] or 0))
         cols[2 * i].metric(t("metric_acc", lang, net=net_name(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
