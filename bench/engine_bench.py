@@ -1,6 +1,7 @@
 """Engine throughput on this machine: one table, one process, same model everywhere.
 
-    python bench/engine_bench.py [--seconds 4] [--data-dir ../shared/data]
+    python bench/engine_bench.py [--device cpu|cuda] [--only tutorial|wide|summaries] [--seconds 1.5]
+                                 [--rounds 7] [--data-dir ../shared/data]
 
 Rows (784-32-32-10 ReLU MLP with BN, Adam lr 0.01, the tutorial model):
   (a) the classic tutorial loop: torchvision MNIST + ToTensor + DataLoader
@@ -9,6 +10,10 @@ Rows (784-32-32-10 ReLU MLP with BN, Adam lr 0.01, the tutorial model):
   (d) the engine, one model, default probes
   (e) the engine, BN and plain twins in lockstep, default probes
 plus one full held-out evaluation vs one epoch, stop latency and peak memory.
+Wide rows (--only wide): 3×512 and 3×1024 ReLU twins with BN at batch 256, probes off and on (the
+probe cost share), per-step vs windowed loss fetches, and one full evaluation vs one epoch.
+Summaries (--only summaries): probes.summarize's NumPy and torch paths on the engine's probe shapes.
+Row (a) is a CPU loop; (b) and every engine row run on --device.
 Data: the real MNIST test split when available (train on test[:8000]), else synthetic IDX files.
 """
 
@@ -30,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bn_demo import probes  # noqa: E402
 from bn_demo.config import PRESETS  # noqa: E402
 from bn_demo.data import IDX_FILES, load_dataset, write_idx  # noqa: E402
 from bn_demo.engine import Experiment  # noqa: E402
@@ -37,6 +43,14 @@ from bn_demo.model import build_twins, make_optimizer  # noqa: E402
 from bn_demo.runner import Runner, limit_torch_threads  # noqa: E402
 
 FULL_MNIST_STEPS = PRESETS["tutorial"].config().total_steps(60_000)  # cadences as in a real tutorial run
+
+
+DEVICE = "cpu"  # the engine rows' device (--device)
+
+
+def sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def find_data(arg: str | None) -> tuple[Path, str]:
@@ -104,15 +118,15 @@ def classic_loop(root: Path, batch: int, seconds: float) -> float:
 
 def bare_loop(ds, batch: int, seconds: float) -> float:
     cfg = PRESETS["tutorial"].config(batch_size=batch, model="bn")
-    model = build_twins(cfg, 784, 10, "cpu")["bn"]
+    model = build_twins(cfg, 784, 10, DEVICE)["bn"]
     opt = make_optimizer(cfg, model)
     n = len(ds.train_y)
     g = torch.Generator().manual_seed(0)
-    state = {"order": torch.randperm(n, generator=g), "pos": 0}
+    state = {"order": torch.randperm(n, generator=g).to(DEVICE), "pos": 0}
 
     def step():
         if state["pos"] + batch > n:
-            state["order"], state["pos"] = torch.randperm(n, generator=g), 0
+            state["order"], state["pos"] = torch.randperm(n, generator=g).to(DEVICE), 0
         idx = state["order"][state["pos"] : state["pos"] + batch]
         state["pos"] += batch
         opt.zero_grad()
@@ -120,22 +134,57 @@ def bare_loop(ds, batch: int, seconds: float) -> float:
         loss.backward()
         opt.step()
 
-    return timed(step, seconds) * batch
+    rate = timed(step, seconds)
+    sync()
+    return rate * batch
 
 
-def engine_loop(ds, batch: int, seconds: float, model: str, probes_on: bool) -> float:
-    cfg = PRESETS["tutorial"].config(batch_size=batch, model=model, steps=FULL_MNIST_STEPS * 32 // batch, epochs=0)
-    exp = Experiment(cfg, ds, "cpu", probes_on=probes_on)
+def engine_loop(ds, batch: int, seconds: float, model: str, probes_on: bool, hidden=None,
+                fetch_every: int | None = None, whole_cycle: bool = False) -> float:
+    changes = {"hidden": hidden} if hidden else {}
+    cfg = PRESETS["tutorial"].config(batch_size=batch, model=model, steps=FULL_MNIST_STEPS * 32 // batch, epochs=0,
+                                     **changes)
+    exp = Experiment(cfg, ds, DEVICE, probes_on=probes_on)
+    if fetch_every is not None:
+        exp.fetch_every = fetch_every
     exp.begin()
-    return timed(exp.train_step, seconds) * batch
+    if whole_cycle:
+        # Exactly one ICS period (ics_every steps: its probes and its one ICS measurement), timed from
+        # just after an ICS step, so the probe cost is counted in its true share whatever the speed.
+        for _ in range(3):
+            exp.train_step()
+        while exp.step % exp.ics_every:
+            exp.train_step()
+        exp.fetch()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(exp.ics_every):
+            exp.train_step()
+        exp.fetch()
+        sync()
+        return exp.ics_every * batch / (time.perf_counter() - t0)
+
+    def step():
+        if exp.done:  # a long measurement on a fast device: start the run again
+            exp.step, exp._order = 0, None
+            for twin in exp.twins.values():
+                twin.status = "running"
+        exp.train_step()
+
+    rate = timed(step, seconds)
+    exp.fetch()
+    sync()
+    return rate * batch
 
 
-def eval_vs_epoch(ds, batch: int) -> tuple[float, float]:
+def eval_vs_epoch(ds, batch: int, hidden=None) -> tuple[float, float]:
     """One full evaluation (both twins, eval mode + the BN twin's batch-statistics accuracy) vs one
     epoch of lockstep training steps alone (no evaluations or probes inside the timed epoch)."""
-    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=2, eval_every=10**6)
-    exp = Experiment(cfg, ds, "cpu", probes_on=False)
+    changes = {"hidden": hidden} if hidden else {}
+    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=2, eval_every=10**6, **changes)
+    exp = Experiment(cfg, ds, DEVICE, probes_on=False)
     exp.evaluate()
+    sync()
     t0 = time.perf_counter()
     reps = 5
     for _ in range(reps):
@@ -145,7 +194,73 @@ def eval_vs_epoch(ds, batch: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     for _ in range(steps):
         exp.train_step()
+    exp.fetch()
+    sync()
     return evaluation, (time.perf_counter() - t0) * exp.steps_per_epoch / steps
+
+
+def interleaved(rows, batches, rounds: int) -> dict:
+    """Median of `rounds` measurements per (row, batch), the rows interleaved within each round: this
+    machine's speed drifts by ±25 % from second to second (a shared VM)."""
+    samples = {label[:3]: {b: [] for b in batches} for label, _ in rows}
+    for _ in range(rounds):
+        for b in batches:
+            for label, fn in rows:
+                samples[label[:3]][b].append(fn(b))
+    return {k: {b: statistics.median(v) for b, v in per.items()} for k, per in samples.items()}
+
+
+def wide_rows(ds, args) -> None:
+    """The wide twins at batch 256: what probes cost, what per-step fetches cost, what evaluation costs.
+    Each cell times one whole ICS period of the run's default cadence (see engine_loop)."""
+    batch = 256
+    nets = {"3×512": (512,) * 3, "3×1024": (1024,) * 3}
+    rows = []
+    for name, hidden in nets.items():
+        rows += [
+            (f"{len(rows):>2}  {name} twins, probes off",
+             lambda b, h=hidden: engine_loop(ds, b, args.seconds, "both", False, h, whole_cycle=True)),
+            (f"{len(rows) + 1:>2}  {name} twins, default probes (and ICS)",
+             lambda b, h=hidden: engine_loop(ds, b, args.seconds, "both", True, h, whole_cycle=True)),
+            (f"{len(rows) + 2:>2}  {name} twins, probes off, loss fetched every 32 steps",
+             lambda b, h=hidden: engine_loop(ds, b, args.seconds, "both", False, h, fetch_every=32, whole_cycle=True)),
+        ]
+    results = interleaved(rows, (batch,), args.rounds)
+    print(f"| row ({DEVICE}, batch {batch}) | samples/s |")
+    print("|---|---:|")
+    for label, _ in rows:
+        print(f"| {label[4:]} | {results[label[:3]][batch]:,.0f} |")
+    print()
+    keys = [label[:3] for label, _ in rows]
+    for i, name in enumerate(nets):
+        off, on, windowed = (results[k][batch] for k in keys[3 * i : 3 * i + 3])
+        print(f"{name} twins @ {batch}: probe cost share {100 * (1 - on / off):.1f} % (target ≤ 15 %); "
+              f"fetch every 32 steps / every step = {windowed / off:.2f}")
+    for name, hidden in nets.items():
+        evaluation, epoch = eval_vs_epoch(ds, batch, hidden)
+        print(f"{name} twins @ {batch}: one full evaluation {1000 * evaluation:.1f} ms vs one epoch "
+              f"{1000 * epoch:.0f} ms = {100 * evaluation / epoch:.1f} %")
+
+
+def summary_rows(args) -> None:
+    """probes.summarize's two implementations on the engine's probe shapes (probe batch 512)."""
+    edges = np.linspace(-4, 4, probes.N_BINS + 1)
+    print(f"| probe values (512 × units) | NumPy path ms | torch path ms ({DEVICE}) | unit_percentiles ms |")
+    print("|---|---:|---:|---:|")
+    for units in (32, 512, 1024):
+        values = torch.randn(512, units, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+        cells = []
+        for fn in (lambda v=values: probes._summarize_numpy(v, edges), lambda v=values: probes._summarize_torch(v, edges),
+                   lambda v=values: probes.unit_percentiles(v)):
+            fn()
+            times = []
+            for _ in range(max(5, args.rounds * 3)):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            cells.append(1000 * statistics.median(times))
+        print(f"| 512 × {units} | {cells[0]:.2f} | {cells[1]:.2f} | {cells[2]:.2f} |", flush=True)
+    print()
 
 
 def stop_latency(ds) -> float:
@@ -163,15 +278,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell and round")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; each cell reports the median")
     parser.add_argument("--data-dir")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engine rows train")
+    parser.add_argument("--only", choices=("tutorial", "wide", "summaries"), help="one part of the table")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch finds no CUDA device on this machine (torch.cuda.is_available() is False)")
     limit_torch_threads()  # every row runs with the engine's thread cap, so rows compare like with like
+    gpu = f", {torch.cuda.get_device_name()}" if DEVICE == "cuda" else ""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} torch threads, python {platform.python_version()}, engine rows on {DEVICE}")
+    if args.only == "summaries":
+        summary_rows(args)
+        return
     root, what = find_data(args.data_dir)
-    ds = load_dataset("mnist", root, download=False)
+    ds = load_dataset("mnist", root, download=False).to(DEVICE)
+    print(f"data: {what}; median of {args.rounds} rounds × {args.seconds:g} s per cell\n")
+    if args.only == "wide":
+        wide_rows(ds, args)
+        return
+    summary_rows(args)
     tv_root = torchvision_root(root)
-
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} torch threads, python {platform.python_version()}")
-    print(f"data: {what}; model 784-32-32-10 ReLU + BN, Adam; median of {args.rounds} rounds × {args.seconds:g} s per cell\n")
+    print("model 784-32-32-10 ReLU + BN, Adam\n")
     rows = [
         ("(a) classic loop: torchvision + ToTensor + DataLoader", lambda b: classic_loop(tv_root, b, args.seconds)),
         ("(b) bare tensor-slicing loop (floor)", lambda b: bare_loop(ds, b, args.seconds)),
@@ -180,14 +309,7 @@ def main() -> None:
         ("(e) engine, BN + plain twins in lockstep, default probes", lambda b: engine_loop(ds, b, args.seconds, "both", True)),
     ]
     batches = (32, 256)
-    # This machine's speed drifts by ±25 % from second to second (a shared VM), so every cell is
-    # the median of `rounds` short measurements, with the rows interleaved within each round.
-    samples = {label[:3]: {b: [] for b in batches} for label, _ in rows}
-    for _ in range(args.rounds):
-        for b in batches:
-            for label, fn in rows:
-                samples[label[:3]][b].append(fn(b))
-    results = {k: {b: statistics.median(v) for b, v in per.items()} for k, per in samples.items()}
+    results = interleaved(rows, batches, args.rounds)
     print(f"| row | {' | '.join(f'samples/s @ batch {b}' for b in batches)} | {' | '.join(f'× (a) @ {b}' for b in batches)} |")
     print(f"|---|{'---:|' * (2 * len(batches))}")
     for label, _ in rows:
@@ -204,6 +326,8 @@ def main() -> None:
         print(f"batch {b}: one full evaluation of both twins ({len(ds.test_y):,} held-out) {1000 * evaluation:.1f} ms "
               f"vs one epoch ({len(ds.train_y):,} samples) {1000 * epoch:.0f} ms = {100 * evaluation / epoch:.1f} %")
     print(f"stop latency (tutorial run, stop at step 200): {1000 * stop_latency(ds):.0f} ms")
+    print()
+    wide_rows(ds, args)
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
           f"(threads alive now: {threading.active_count()})")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import math
 import threading
+import time
 
 import numpy as np
 import torch
@@ -34,6 +35,12 @@ EVAL_CHUNK = 8192  # held-out examples per forward pass; stop requests are honou
 DIVERGE_FACTOR = 50.0  # a loss this many times its first value counts as exploded
 DIVERGE_FLOOR = 100.0
 RECENT_WINDOW = 100  # batch losses averaged for the final "train_loss"
+# Per-step loss and accuracy stay on the training device and reach the host in one transfer per
+# fetch window: on a GPU every fetch is a synchronisation, so it happens every FETCH_STEPS steps or
+# FETCH_SECONDS seconds, whichever comes first (and before every probe, ICS, evaluation and end).
+# On the CPU there is nothing to overlap: one fetch per step is as fast (docs/engine.md) and freshest.
+FETCH_STEPS = 32
+FETCH_SECONDS = 0.25
 
 
 class Twin:
@@ -99,6 +106,9 @@ class Experiment:
         self.twins = {name: Twin(name, m, make_optimizer(config, m)) for name, m in models.items()}
         self.edges: dict[tuple[int, str], np.ndarray] = {}
         self.n_layers = len(config.hidden)
+        self.fetch_every = 1 if self.device.type == "cpu" else FETCH_STEPS
+        self._pending: list = []  # (twin, step, device tensor [loss, acc]) not yet on the host
+        self._fetched = (0, time.perf_counter())  # (step, time) of the last fetch
 
     # -- the training loop ------------------------------------------------------------------------
     @property
@@ -127,9 +137,14 @@ class Experiment:
         for twin in self.twins.values():
             if twin.active:
                 self._step_twin(twin, x, y, measure_ics)
-        if self.probes_on and (step % self.probe_every == 0 or step == self.total_steps):
+        probe_due = self.probes_on and (step % self.probe_every == 0 or step == self.total_steps)
+        eval_due = step % self.eval_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
+        if probe_due or eval_due or step >= self.total_steps or step - self._fetched[0] >= self.fetch_every \
+                or time.perf_counter() - self._fetched[1] >= FETCH_SECONDS:
+            self.fetch()  # observation and the end see only twins that are still running
+        if probe_due:
             self.probe()
-        if step % self.eval_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps:
+        if eval_due:
             self.evaluate()
         if self.step >= self.total_steps:
             self._finish("finished")
@@ -144,19 +159,33 @@ class Experiment:
         before = {k: p.detach().clone() for k, p in model.named_parameters()} if measure_ics else None
         grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()} if measure_ics else None
         opt.step()
-        # One host transfer for both numbers: on a GPU each .item() is a synchronisation.
-        loss_value, acc = torch.stack([loss.detach(), (logits.argmax(dim=1) == y).float().mean()]).tolist()
-        twin.recent.append(loss_value)
+        # Both numbers stay on the device until the next fetch() (no host synchronisation here).
+        self._pending.append((twin, self.step, torch.stack([loss.detach(), (logits.argmax(dim=1) == y).float().mean()])))
+        if measure_ics:
+            self.fetch()  # ICS is measured only on a twin that did not diverge at this step
+            if twin.active:
+                self._measure_ics(twin, x, y, before, grads)
+
+    def fetch(self) -> None:
+        """Bring the pending per-step losses and accuracies to the host in one transfer and check them
+        in step order: a twin whose loss diverged is marked at that exact step, and the steps it took
+        after it within this window are dropped from its history (they never count)."""
+        self._fetched = (self.step, time.perf_counter())
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        values = torch.stack([pair for _, _, pair in pending]).tolist()  # the one host transfer
         with self.lock:
-            twin.train.add((self.step, loss_value, acc))
+            for (twin, step, _), (loss_value, acc) in zip(pending, values):
+                if not twin.active:  # diverged earlier in this window
+                    continue
+                twin.recent.append(loss_value)
+                twin.train.add((step, loss_value, acc))
+                reason, reason_values = self._divergence(twin, loss_value)
+                if reason:
+                    twin.status, twin.diverged_at_step, twin.reason, twin.reason_values = (
+                        "diverged", step, reason, reason_values)
             self.version += 1
-        reason, values = self._divergence(twin, loss_value)
-        if reason:
-            with self.lock:
-                twin.status, twin.diverged_at_step, twin.reason, twin.reason_values = "diverged", self.step, reason, values
-                self.version += 1
-        elif measure_ics:
-            self._measure_ics(twin, x, y, before, grads)
 
     def _divergence(self, twin: Twin, loss: float) -> tuple[str | None, dict]:
         """(reason code, its numbers) when this loss means the twin diverged, else (None, {})."""
@@ -170,6 +199,8 @@ class Experiment:
         return None, {}
 
     def stop(self) -> None:
+        """Called by the training thread itself (the runner's worker), like every other method here."""
+        self.fetch()
         self._finish("stopped")
 
     def _finish(self, status: str) -> None:

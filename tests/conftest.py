@@ -23,6 +23,24 @@ def digits():
     return load_digits()
 
 
+# The training devices present: the CPU always, CUDA when torch finds it (its cases carry the `cuda`
+# marker, so `-m cuda` runs just them and `-m "not cuda"` leaves them out).
+DEVICES = [pytest.param("cpu", id="cpu")] + (
+    [pytest.param("cuda", id="cuda", marks=pytest.mark.cuda)] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each device present in turn, for the engine properties that must hold on every one."""
+    return request.param
+
+
+@pytest.fixture
+def digits_on(digits, device):
+    """The offline digits on `device` (the runner moves a run's dataset to its device the same way)."""
+    return digits.to(device)
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir():
     path = os.environ.get(TEST_DATA_ENV)

@@ -74,8 +74,8 @@ def test_twins_start_identical_and_differ_only_by_bn():
     assert torch.equal(state, torch.get_rng_state())
 
 
-def test_twins_see_the_same_batches_in_the_same_order(digits):
-    exp = Experiment(small(steps=25), digits, "cpu", probes_on=False)
+def test_twins_see_the_same_batches_in_the_same_order(digits_on, device):
+    exp = Experiment(small(steps=25), digits_on, device, probes_on=False)
     seen = {"bn": [], "plain": []}
     for name, twin in exp.twins.items():
         # model(x) is the training call; probes and evaluation use model.run directly.
@@ -86,11 +86,11 @@ def test_twins_see_the_same_batches_in_the_same_order(digits):
     assert not torch.equal(seen["bn"][0], seen["bn"][1])
 
 
-def test_twins_never_influence_each_other(digits):
+def test_twins_never_influence_each_other(digits_on, device):
     """Each twin trained alone gets bitwise the losses it gets in a lockstep run."""
-    both = run_to_end(Experiment(small(steps=40), digits, "cpu", probes_on=False))
+    both = run_to_end(Experiment(small(steps=40), digits_on, device, probes_on=False))
     for name in ("bn", "plain"):
-        alone = run_to_end(Experiment(small(steps=40, model=name), digits, "cpu", probes_on=False))
+        alone = run_to_end(Experiment(small(steps=40, model=name), digits_on, device, probes_on=False))
         assert [r[1] for r in alone.twins[name].train.items()] == [r[1] for r in both.twins[name].train.items()]
 
 
@@ -111,11 +111,11 @@ def _losses(exp):
 
 
 @pytest.mark.parametrize("activation,placement", [("relu", "before"), ("tanh", "after")])
-def test_observation_does_not_change_the_experiment(digits, activation, placement):
+def test_observation_does_not_change_the_experiment(digits_on, device, activation, placement):
     cfg = small(steps=60, activation=activation, bn_placement=placement, probe_every=5, ics_every=7,
                 eval_every=9, optimizer="momentum", lr=0.05)
-    observed = run_to_end(Experiment(cfg, digits, "cpu", probes_on=True))
-    blind = run_to_end(Experiment(cfg, digits, "cpu", probes_on=False))
+    observed = run_to_end(Experiment(cfg, digits_on, device, probes_on=True))
+    blind = run_to_end(Experiment(cfg, digits_on, device, probes_on=False))
     assert len(observed.twins["bn"].probes) > 5 and len(observed.twins["bn"].ics) > 5
     assert _losses(observed) == _losses(blind)  # bitwise: Python floats compared exactly
     bn_seen, bn_blind = observed.twins["bn"].model.bns, blind.twins["bn"].model.bns
@@ -124,8 +124,23 @@ def test_observation_does_not_change_the_experiment(digits, activation, placemen
         assert int(a.num_batches_tracked) == int(b.num_batches_tracked) == 60
 
 
-def test_histograms_and_percentiles(digits):
-    exp = run_to_end(Experiment(small(steps=30), digits, "cpu"))
+def test_runs_are_deterministic(digits_on, device):
+    """The same config on the same device gives bitwise the same losses, accuracies and probes."""
+    cfg = small(steps=40, probe_every=10, ics_every=20)
+    first, second = (run_to_end(Experiment(cfg, digits_on, device)) for _ in range(2))
+    assert _losses(first) == _losses(second)
+    for name in first.twins:
+        assert first.twins[name].train.items() == second.twins[name].train.items()
+        a, b = first.record_parts()["twins"][name]["probes"], second.record_parts()["twins"][name]["probes"]
+        for layer_a, layer_b in zip(a["layers"], b["layers"]):
+            for kind in layer_a:
+                if isinstance(layer_a[kind], dict):
+                    for key, value in layer_a[kind].items():
+                        np.testing.assert_array_equal(value, layer_b[kind][key])
+
+
+def test_histograms_and_percentiles(digits_on, device):
+    exp = run_to_end(Experiment(small(steps=30), digits_on, device))
     snap = exp.record_parts()
     probe_size = snap["probe"]["size"]
     for name, twin in snap["twins"].items():
@@ -146,7 +161,7 @@ def test_histograms_and_percentiles(digits):
     model = exp.twins["plain"].model
     with torch.no_grad():
         model.run(exp.probe_x, bn_mode="batch", record=rec)
-    values = rec[1]["linear"].numpy().ravel()
+    values = rec[1]["linear"].cpu().numpy().ravel()
     summary = probes.summarize(rec[1]["linear"], exp.edges[(1, "linear")])
     np.testing.assert_allclose(summary["percentiles"], np.percentile(values, probes.TB_PERCENTILES), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(summary["paper_percentiles"], np.percentile(values, probes.PAPER_PERCENTILES), rtol=1e-5, atol=1e-6)
@@ -219,9 +234,9 @@ def test_metrics_train_and_held_out(digits):
     assert_plain_data(snap)
 
 
-def test_divergence_is_reported_not_raised(digits):
+def test_divergence_is_reported_not_raised(digits_on, device):
     cfg = small(steps=80, optimizer="sgd", lr=8.0, init="gaussian", init_std=0.5, hidden=(32, 32))
-    exp = run_to_end(Experiment(cfg, digits, "cpu"))
+    exp = run_to_end(Experiment(cfg, digits_on, device))
     plain, bn = exp.twins["plain"], exp.twins["bn"]
     assert plain.status == "diverged" and plain.diverged_at_step is not None
     assert plain.reason in ("nan", "inf", "exploded")

@@ -26,9 +26,9 @@ from bn_demo.ui import state
 from bn_demo.ui.strings import duration, number, t
 from conftest import REPO, dispose_registry, wait_for
 
-LONG = RunConfig(dataset="digits", hidden=(16,), epochs=200, probe_every=50)
+LONG = RunConfig(dataset="digits", hidden=(16,), epochs=200, probe_every=50, device="cpu")
 # Wide enough that a leak shows: the twins, their gradients and Adam's two moments are ~27 MB a run.
-WIDE = RunConfig(dataset="digits", hidden=(512,) * 4, epochs=200)
+WIDE = RunConfig(dataset="digits", hidden=(512,) * 4, epochs=200, device="cpu")  # RSS is host memory: on the CPU
 CYCLES = 20
 RSS_MARGIN_MIB = 60  # resident memory may grow this much over CYCLES (allocator noise); a leak of WIDE runs is ~450 MiB
 STOP_SEEN_WITHIN = 0.5  # seconds from stop() until the caller reads "stopped" and the slot is free

@@ -19,7 +19,7 @@ from bn_demo.runner import Runner, SlotPool
 from bn_demo.ui.strings import config_problem, data_problem, t
 from conftest import REPO, SAVED, assert_plain_data, wait_for
 
-LONG = dict(dataset="digits", hidden=(16, 16), epochs=200, probe_every=20)
+LONG = dict(dataset="digits", hidden=(16, 16), epochs=200, probe_every=20, device="cpu")  # these tests need the CPU
 CHEAP_SECONDS = 1.0  # `presets` and `--help`: a whole process, interpreter start included
 SGD_LR10 = ["--dataset", "digits", "--optimizer", "sgd", "--lr", "10", "--epochs", "3"]
 
@@ -81,7 +81,8 @@ def test_pause_and_resume(digits):
 
 def test_an_exception_in_the_thread_is_a_code_in_the_record(digits):
     broken = Dataset(**{**digits.__dict__, "train_y": digits.train_y + 5})  # labels up to 14 for 10 outputs
-    runner = Runner(RunConfig(dataset="digits", hidden=(8,), steps=20, epochs=0), dataset=broken).start()
+    # On the CPU explicitly: out-of-range labels on CUDA are a device-side assert that poisons the process.
+    runner = Runner(RunConfig(dataset="digits", hidden=(8,), steps=20, epochs=0, device="cpu"), dataset=broken).start()
     assert runner.join(timeout=60)
     record = runner.record()
     assert record["status"] == "failed"
@@ -102,7 +103,7 @@ def test_missing_data_fails_the_run_with_a_data_code(tmp_path):
 
 def test_divergence_of_one_twin_is_recorded_and_the_other_finishes(digits):
     cfg = RunConfig(dataset="digits", hidden=(32, 32), steps=80, epochs=0, optimizer="sgd", lr=8.0,
-                    init="gaussian", init_std=0.5)
+                    init="gaussian", init_std=0.5, device="cpu")
     runner = Runner(cfg, dataset=digits).start()
     assert runner.join(timeout=120)
     record = runner.record()
@@ -115,7 +116,7 @@ def test_divergence_of_one_twin_is_recorded_and_the_other_finishes(digits):
 
 def test_a_run_where_every_twin_diverges_is_diverged(digits):
     cfg = RunConfig(dataset="digits", hidden=(32, 32), steps=80, epochs=0, optimizer="sgd", lr=8.0,
-                    init="gaussian", init_std=0.5, model="plain")
+                    init="gaussian", init_std=0.5, model="plain", device="cpu")
     runner = Runner(cfg, dataset=digits).start()
     assert runner.join(timeout=120)
     record = runner.record()
@@ -158,7 +159,7 @@ def twin_rows(table: str) -> dict[str, str]:
 def test_cli_train_writes_the_record_and_a_csv_and_show_repeats_the_table(tmp_path):
     out, csv_path = tmp_path / "run.json", tmp_path / "run.csv"
     proc = run_cli("train", "--dataset", "digits", "--steps", "40", "--hidden", "16,16", "--probe-every", "10",
-                   "--out", str(out), "--csv", str(csv_path))
+                   "--device", "cpu", "--out", str(out), "--csv", str(csv_path))
     assert proc.returncode == 0, proc.stderr
     assert t("cli_col_test_acc") in proc.stdout and t("cli_col_eval_step") in proc.stdout
     assert "step 40/40" in proc.stderr  # the progress bar

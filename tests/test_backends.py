@@ -1,0 +1,178 @@
+"""Run backends (bn_demo/backends, issue 13): the interface, the thread backend, and the Ray backend
+against a local two-CPU Ray started here: same science as threads, faults stay in their worker,
+no leaked actors. Skipped without Ray (CI installs requirements-ray.txt)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bn_demo import record as rec
+from bn_demo.backends import BackendUnavailable, RunHandle, backend_name, get_backend
+from bn_demo.config import RunConfig
+from bn_demo.data import Dataset
+from bn_demo.runner import SlotPool
+from conftest import REPO, assert_plain_data, wait_for
+
+SHORT = dict(dataset="digits", hidden=(16, 16), steps=40, epochs=0, probe_every=10, ics_every=10, device="cpu", seed=3)
+LONG = dict(dataset="digits", hidden=(16, 16), epochs=200, probe_every=50, device="cpu")
+
+
+# -- without Ray -------------------------------------------------------------------------------------------
+
+
+def test_thread_backend_is_the_runner_with_a_queue_position(digits):
+    assert backend_name(None) in ("thread", "ray") and backend_name("Thread") == "thread"
+    with pytest.raises(BackendUnavailable) as bad:
+        get_backend("spark")
+    assert bad.value.code == "unknown_backend"
+    backend = get_backend("thread", slots=SlotPool(1))
+    first = backend.start(RunConfig(**LONG), dataset=digits)
+    second = backend.start(RunConfig(**LONG), dataset=digits)
+    try:
+        assert isinstance(first, RunHandle) and isinstance(second, RunHandle)
+        assert wait_for(lambda: first.status == "running" and second.queue_position() == 1)
+        assert second.status == "queued" and second.record()["progress"]["queue_position"] == 1
+        assert backend.stats() == {"backend": "thread", "slots": 1, "free": 0}
+    finally:
+        first.stop()
+        second.stop()
+    assert first.join(10) and second.join(10)
+
+
+def test_cli_unreachable_cluster_is_one_line_and_non_zero():
+    pytest.importorskip("ray", reason="ray not installed (pip install -r requirements-ray.txt)")
+    env = {**os.environ, "BN_DEMO_RAY_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, "-m", "bn_demo", "train", "--backend", "ray", "--dataset", "digits",
+                           "--steps", "5"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1 and "127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- on Ray ------------------------------------------------------------------------------------------------
+
+ray = pytest.importorskip("ray", reason="ray not installed: the Ray backend tests need requirements-ray.txt")
+
+
+@pytest.fixture(scope="module")
+def backend():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from bn_demo.backends.ray_backend import RayBackend
+
+    yield RayBackend()
+    ray.shutdown()
+
+
+def live_actors():
+    from bn_demo.backends.ray_backend import live_actor_names
+
+    return live_actor_names()
+
+
+def step_of(run) -> int:
+    return run.progress()["step"]
+
+
+def series(record: dict) -> str:
+    """Everything a run computed, exactly (JSON keeps every float's bits), without timing and ids."""
+    keep = ("twins", "cadence", "probe", "gallery", "events", "n_layers", "engine_version", "config", "dataset")
+    return rec.dumps({k: record[k] for k in keep})
+
+
+def test_ray_run_gives_bitwise_the_same_record_as_a_thread_run(backend, digits):
+    on_ray = backend.start(RunConfig(**SHORT), dataset=digits)
+    assert isinstance(on_ray, RunHandle)
+    in_thread = get_backend("thread").start(RunConfig(**SHORT), dataset=digits)
+    assert on_ray.join(120) and in_thread.join(60)
+    a, b = on_ray.record(), in_thread.record()
+    assert a["status"] == b["status"] == "finished" and a["progress"]["step"] == 40
+    for twin in ("bn", "plain"):
+        assert np.array_equal(a["twins"][twin]["train"]["loss"], b["twins"][twin]["train"]["loss"])
+        assert a["twins"][twin]["train"]["loss"].tobytes() == b["twins"][twin]["train"]["loss"].tobytes()
+    assert series(a) == series(b)
+    assert a["run_id"] == on_ray.run_id and a["device"] == "cpu"
+    assert_plain_data(a)
+    assert wait_for(lambda: live_actors() == [], 10)  # an ended run's actor is gone, its slot free
+
+
+def test_commands_and_queue_on_ray(backend, digits):
+    first = backend.start(RunConfig(**LONG), dataset=digits)
+    second = backend.start(RunConfig(**LONG), dataset=digits)
+    third = backend.start(RunConfig(**LONG), dataset=digits)
+    try:
+        assert wait_for(lambda: step_of(first) > 5 and step_of(second) > 5, 120)
+        assert third.status == "queued" and third.queue_position() == 1
+        assert third.record()["progress"]["queue_position"] == 1
+        first.pause()
+        assert first.status == "paused"
+        held = step_of(first)
+        time.sleep(0.5)
+        assert step_of(first) == held
+        first.resume()
+        assert wait_for(lambda: step_of(first) > held, 30)
+        first.stop()
+        assert first.status == "stopped" and first.record()["stop_reason"] == "user"
+        assert wait_for(lambda: step_of(third) > 5, 120)  # the freed slot went to the queued run
+        assert third.queue_position() is None
+        assert backend.stats()["free"] == 0
+    finally:
+        for run in (first, second, third):
+            run.stop()
+    assert wait_for(lambda: live_actors() == [], 10)
+
+
+def test_a_killed_worker_fails_its_run_and_the_others_go_on(backend, digits):
+    victim = backend.start(RunConfig(**LONG), dataset=digits)
+    other = backend.start(RunConfig(**LONG), dataset=digits)
+    waiting = backend.start(RunConfig(**LONG), dataset=digits)
+    try:
+        assert wait_for(lambda: step_of(victim) > 5 and step_of(other) > 5, 120)
+        assert waiting.status == "queued"
+        seen = victim.record()  # as the page polls it
+        os.kill(ray.get(victim._ready_ref), signal.SIGKILL)  # as the OOM killer or a native crash would
+        assert wait_for(lambda: victim.status == "failed", 30)
+        record = victim.record()
+        assert record["error"]["code"] == "worker_lost" and record["error"]["type"]
+        # What the page had read survives the worker.
+        assert record["progress"]["step"] >= seen["progress"]["step"] > 5
+        assert np.array_equal(record["twins"]["bn"]["train"]["loss"], seen["twins"]["bn"]["train"]["loss"])
+        assert wait_for(lambda: step_of(waiting) > 5, 120)  # its slot was freed
+        before = step_of(other)
+        assert wait_for(lambda: step_of(other) > before, 30) and other.status == "running"
+        ray.kill(other._actor)  # killed from outside, mid-run
+        assert wait_for(lambda: other.status == "failed", 30)
+        assert other.record()["error"]["code"] == "worker_lost"
+        assert waiting.status == "running"
+    finally:
+        for run in (victim, other, waiting):
+            run.stop()
+    assert wait_for(lambda: live_actors() == [], 10)
+
+
+def test_an_exception_in_the_worker_fails_the_run_with_its_code(backend, digits):
+    broken = Dataset(**{**digits.__dict__, "train_y": digits.train_y + 5})  # labels up to 14 for 10 outputs
+    run = backend.start(RunConfig(dataset="digits", hidden=(8,), steps=20, epochs=0, device="cpu"), dataset=broken)
+    assert run.join(120)
+    record = run.record()
+    assert record["status"] == "failed" and record["error"]["code"] == "exception" and record["error"]["type"]
+    assert "Traceback" not in rec.dumps(record)
+    assert wait_for(lambda: live_actors() == [] and backend.stats()["free"] == 2, 10)
+
+
+def test_no_leaked_actors_after_20_start_stop_cycles(backend, digits):
+    config = RunConfig(**LONG)
+    for i in range(20):
+        run = backend.start(config, dataset=digits)
+        if i % 5 == 0:  # every fifth cycle stops a training run; the others stop it at once (placed or not)
+            assert wait_for(lambda: step_of(run) > 0, 60)  # noqa: B023
+        run.discard("released")
+        assert run.status == "stopped" and not run.alive
+    assert wait_for(lambda: live_actors() == [], 10), live_actors()
+    assert wait_for(lambda: backend.stats()["free"] == 2, 10)
+    assert backend.runs() == []
