@@ -4,6 +4,7 @@ records are saved files (tests/data/make_records.py), so these tests train nothi
 from __future__ import annotations
 
 import base64
+import copy
 import json
 
 import numpy as np
@@ -217,3 +218,20 @@ def test_korean_labels(snap):
     assert fig.layout.xaxis.title.text == t("ax_step", "ko") == "학습 스텝"
     assert t("series_heldout", "ko", net="BN") in names(fig)
     assert "은닉층 1" in F.bands_figure(snap, 0, "linear", lang="ko").layout.title.text
+
+
+def test_a_zero_gradient_norm_is_drawn_on_a_floor_not_dropped(snap):
+    snap = copy.deepcopy(snap)
+    snap["twins"]["plain"]["probes"]["layers"][0]["grad_norm"][:] = 0.0  # a dead layer
+    fig = F.grad_figure(snap)
+    dead = next(tr for tr in fig.data if tr.name == t("series_layer", net="plain", layer="hidden 1"))
+    ys = np.asarray(dead.y, dtype=np.float64)
+    assert np.all(np.isfinite(ys)) and np.all(ys == ys[0]) and ys[0] > 0  # a visible line on the floor
+    assert any(t("zero_floor") == a.text for a in fig.layout.annotations)
+
+
+def test_a_layer_has_one_colour_in_every_chart(snap):
+    ics, drift = F.ics_figure(snap), F.drift_figure(snap)
+    label = t("series_layer", net="BN", layer="hidden 2")
+    colour = {tr.line.color for tr in ics.data if tr.name == label} | {tr.line.color for tr in drift.data if tr.name == label}
+    assert len(colour) == 1

@@ -398,18 +398,30 @@ def per_layer_figure(snap: dict, chart: str, title: str, y_title: str, series, l
 def grad_figure(snap: dict, lang: str = "en") -> go.Figure:
     names = layer_labels(snap["n_layers"], lang, output=True)
 
+    norms = [np.asarray(v, dtype=np.float64) for twin in snap.get("twins", {}).values()
+             for v in [*(layer["grad_norm"] for layer in twin["probes"]["layers"]), twin["probes"]["output_grad_norm"]]]
+    positive = np.concatenate([v[v > 0] for v in norms]) if norms else np.zeros(0)
+    # A log axis has no 0: a dead layer's zero norm is drawn on a floor a decade below the smallest norm
+    # (a line that stops would hide that the layer gets no gradient at all).
+    floor = 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-12
+    has_zero = any(np.any(v == 0) for v in norms)
+
     def series(probes):
         for i, layer in enumerate(probes["layers"]):
-            yield names[i], _positive(layer["grad_norm"])
-        yield names[-1], _positive(probes["output_grad_norm"])
+            yield names[i], _on_floor(layer["grad_norm"], floor)
+        yield names[-1], _on_floor(probes["output_grad_norm"], floor)
 
-    return per_layer_figure(snap, "grad", t("title_grad", lang), t("ax_grad", lang), series, lang,
-                            type="log", dtick=1, exponentformat="power")
+    fig = per_layer_figure(snap, "grad", t("title_grad", lang), t("ax_grad", lang), series, lang,
+                           type="log", dtick=1, exponentformat="power")
+    if has_zero:
+        fig.add_hline(y=floor, line=dict(color="#9ca3af", width=1, dash="dot"), annotation_text=t("zero_floor", lang),
+                      annotation_position="bottom right", annotation_font=dict(size=11, color="#6b7280"))
+    return fig
 
 
-def _positive(values) -> np.ndarray:
+def _on_floor(values, floor: float) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
-    return np.where(values > 0, values, np.nan)  # log axis: a zero or NaN norm leaves a gap, not an error
+    return np.where(values > 0, values, np.where(values == 0, floor, np.nan))  # NaN (no gradient yet) stays a gap
 
 
 def inactive_figure(snap: dict, lang: str = "en") -> go.Figure:
@@ -467,9 +479,9 @@ def _hex_alpha(color: str, alpha: float) -> str:
 
 def bn_stats_figure(snap: dict, lang: str = "en") -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=[t("ax_mean", lang) + " · " + t("bn_stats_key", lang),
-                                        t("ax_variance", lang) + " · " + t("bn_stats_key", lang)])
-    style(fig, "bn-stats", snap, title=t("title_bn_stats", lang), height=400)
+                        subplot_titles=[t("ax_mean", lang), t("ax_variance", lang)])
+    style(fig, "bn-stats", snap, title=f"{t('title_bn_stats', lang)}<br><sup>{t('bn_stats_key', lang)}</sup>",
+          height=420)
     probes, layers = _bn_layers(snap)
     for (name, internals), color in zip(layers, layer_colors(len(layers))):
         name = layer_label(name, snap["n_layers"], lang)
@@ -514,12 +526,13 @@ def bn_accuracy_figure(snap: dict, lang: str = "en") -> go.Figure:
 
 
 def _stacked_layer_figure(snap: dict, lang: str, chart: str, title: str, subtitles: tuple[str, str],
-                          names: list[str], series, hovers: tuple[str, str]) -> go.Figure:
+                          names: list[str], series, hovers: tuple[str, str], first_layer: int = 0) -> go.Figure:
     """Two stacked panels sharing the step axis, one line per (twin, layer) in each: `series` yields
-    (twin, layer index, steps, top values, bottom values)."""
+    (twin, layer index, steps, top values, bottom values). `names[j]` is layer first_layer + j, and it
+    gets that layer's colour, so a layer has one colour in every chart."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=list(subtitles))
     style(fig, chart, snap, title=title, height=520)
-    colors = layer_colors(len(names))
+    colors = layer_colors(first_layer + len(names))[first_layer:]
     for twin, j, steps, top, bottom in series:
         label = t("series_layer", lang, net=twin_label(twin, lang), layer=names[j])
         for row, values, hover in ((1, top, hovers[0]), (2, bottom, hovers[1])):
@@ -543,7 +556,7 @@ def ics_figure(snap: dict, lang: str = "en") -> go.Figure:
                     yield twin, j, ics["step"], ics["l2"][:, j], ics["cos"][:, j]
 
     fig = _stacked_layer_figure(snap, lang, "ics", t("title_ics", lang), (t("ax_l2", lang), t("ax_cos", lang)),
-                                names, series(), ("%{y:.3g}", "%{y:.3f}"))
+                                names, series(), ("%{y:.3g}", "%{y:.3f}"), first_layer=1)
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
     fig.update_yaxes(range=[-1.05, 1.05], row=2, col=1)
     return fig

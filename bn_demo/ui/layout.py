@@ -491,9 +491,10 @@ def concepts(lang: str) -> None:
         with st.container(border=True):
             st.subheader(t("concept_ics_title", lang))
             st.markdown(t("concept_ics", lang))
-            st.latex(r"\mathrm{ICS}_i=\big\|G_i-G_i'\big\|_2,\quad \cos(G_i,G_i'),\qquad "
-                     r"G_i=\nabla_{W_i}L(W_1^{t},\dots,W_k^{t}),\; G_i'=\nabla_{W_i}L(W_1^{t+1},\dots,W_{i-1}^{t+1},"
-                     r"W_i^{t},\dots,W_k^{t})")
+            # Three short lines: one long formula is cut off in a half-width column.
+            st.latex(r"\mathrm{ICS}_i=\big\|G_i-G_i'\big\|_2,\qquad \cos(G_i,G_i')")
+            st.latex(r"G_i=\nabla_{W_i}L(W_1^{t},\dots,W_k^{t})")
+            st.latex(r"G_i'=\nabla_{W_i}L(W_1^{t+1},\dots,W_{i-1}^{t+1},W_i^{t},\dots,W_k^{t})")
     with right:
         with st.container(border=True):
             st.subheader(t("concept_bn_title", lang))

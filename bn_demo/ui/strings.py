@@ -284,8 +284,11 @@ EN: dict[str, str] = {
                   "much more stable. The ioffe2015 preset (3×100 sigmoid) reproduces the paper's setting.",
     "explain_grad": "Norm of each layer's weight gradient from the latest training step (its mini-batch, train "
                     "mode), on a log scale. Solid: BN network; dashed: plain network.",
-    "look_grad": "Vanishing: lower layers' norms orders of magnitude below the top layer's (try deep-sigmoid). "
-                 "Exploding: norms growing step after step (try bad-init or high-lr).",
+    "look_grad": "Vanishing: lower layers' norms orders of magnitude below the top layer's (deep-sigmoid; in "
+                 "bad-init the plain net's norms sit near 1e-7; in high-lr its dead ReLUs pass no gradient at all: "
+                 "a line on the zero floor). Exploding would be norms growing step after step until the loss "
+                 "diverges.",
+    "zero_floor": "0 (drawn on this floor)",
     "explain_inactive": "Share of {meaning}, on the probe batch in train mode.",
     "look_inactive": "Dead or saturated units pass no gradient. A rising share in the plain network means "
                      "layers that stopped learning; BN keeps inputs where the nonlinearity has slope.",
@@ -707,8 +710,10 @@ KO: dict[str, str] = {
                   "ioffe2015 프리셋(3×100 시그모이드)이 논문의 설정을 재현합니다.",
     "explain_grad": "최근 학습 스텝(그 미니배치, 학습 모드)에서 각 층 가중치 기울기의 노름을 로그 눈금으로 보여 줍니다. "
                     "실선: BN 네트워크, 점선: 일반 네트워크.",
-    "look_grad": "기울기 소실: 아래층의 노름이 위층보다 몇 자릿수 작습니다 (deep-sigmoid 프리셋). 기울기 폭발: 노름이 "
-                 "스텝마다 커집니다 (bad-init 또는 high-lr 프리셋).",
+    "look_grad": "기울기 소실: 아래층의 노름이 위층보다 몇 자릿수 작습니다 (deep-sigmoid 프리셋. bad-init에서는 일반 "
+                 "네트워크의 노름이 1e-7 근처에 머물고, high-lr에서는 죽은 ReLU가 기울기를 전혀 전달하지 않아 선이 0 바닥에 "
+                 "놓입니다). 기울기 폭발이라면 손실이 발산할 때까지 노름이 스텝마다 커집니다.",
+    "zero_floor": "0 (이 바닥선에 표시)",
     "explain_inactive": "프로브 배치(학습 모드)에서 {meaning}의 비율입니다.",
     "look_inactive": "죽었거나 포화된 유닛은 기울기를 전달하지 못합니다. 일반 네트워크에서 비율이 오르면 학습을 멈춘 "
                      "층이 있다는 뜻입니다. BN은 입력을 비선형 함수의 기울기가 있는 구간에 둡니다.",
