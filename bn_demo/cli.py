@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 
+from .backends import BACKENDS, BackendUnavailable
 from .config import CLI_FLAGS, PRESETS, ConfigError, RunConfig, parse_hidden, shorten
 from .ui import strings
 
@@ -34,6 +35,24 @@ PROGRESS_COST_SHARE = 0.05  # …slower when building the record takes longer (a
 
 def t(key: str, **values) -> str:
     return strings.t(key, LANG, **values)
+
+
+# Words of the run backends (issue 13) until bn_demo/ui/strings.py has them; strings.py wins once it does.
+BACKEND_WORDS = {
+    "cli_help_backend": "where the run trains: thread (this process, the default) or ray (a Ray actor in its own "
+                        "worker process; a local Ray, or the cluster at $BN_DEMO_RAY_ADDRESS)",
+    "backend_ray_missing": "the ray backend needs Ray: pip install -r requirements-ray.txt",
+    "backend_ray_unreachable": "cannot reach the Ray cluster at {address} ({detail}); unset BN_DEMO_RAY_ADDRESS "
+                               "for a local Ray, or use --backend thread",
+    "backend_unknown_backend": "unknown backend {backend}: choose thread or ray",
+}
+
+
+def text(key: str, **values) -> str:
+    """t(), falling back to BACKEND_WORDS for the backend's words not yet in strings.py."""
+    if key in strings.EN:
+        return t(key, **values)
+    return BACKEND_WORDS[key].format(**values) if values else BACKEND_WORDS[key]
 
 
 class Parser(argparse.ArgumentParser):
@@ -86,6 +105,7 @@ def build_parser(with_reproduce: bool = False) -> Parser:
     train.add_argument("--out", help=t("cli_help_out"))
     train.add_argument("--csv", help=t("cli_help_csv"))
     train.add_argument("--quiet", action="store_true", help=t("cli_help_quiet"))
+    train.add_argument("--backend", choices=BACKENDS, default=None, help=text("cli_help_backend"))
     show = sub.add_parser("show", help=t("cli_help_show"))
     show.add_argument("record", help=t("cli_help_record"))
     sub.add_parser("presets", help=t("cli_help_presets"))
@@ -182,12 +202,26 @@ def cmd_show(path: str) -> int:
 
 
 def cmd_train(config: RunConfig, args) -> int:
+    from .backends import get_backend
+
+    try:
+        backend = get_backend(getattr(args, "backend", None) or "thread")
+    except BackendUnavailable as exc:
+        facts = {k: shorten(str(v)) for k, v in exc.facts.items()}
+        print(t("cli_error", message=text(f"backend_{exc.code}", **facts)), file=sys.stderr)
+        return 1
+    try:
+        return train_on(backend, config, args)
+    finally:
+        backend.shutdown()
+
+
+def train_on(backend, config: RunConfig, args) -> int:
     from . import record as rec
-    from .runner import Runner
 
     # bn_demo.data logs the data folder for a server's operator; here it is printed with the error.
     logging.getLogger("bn_demo.data").setLevel(logging.ERROR)
-    runner = Runner(config, data_dir=args.data_dir, probes_on=not args.no_probes).start()
+    runner = backend.start(config, data_dir=args.data_dir, probes_on=not args.no_probes)
     try:
         wait = PROGRESS_SECONDS
         while runner.alive:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import secrets
 import threading
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
 # by the worker), so a page that only shows runs draws without waiting for torch.
 
 POLL_SECONDS = 0.05  # how often a paused / queued / paced worker re-checks for stop
-RATE_WINDOW_SECONDS = 0.5  # samples/s is measured over about this much recent time
+RATE_WINDOW_SECONDS = 0.5  # samples/s is measured over windows of about this much time…
+# …and smoothed over about this many seconds: probes, ICS passes and evaluations make single windows
+# slow, and an unsmoothed ETA jumped tenfold within seconds.
+RATE_SMOOTHING_SECONDS = 5.0
 # Intra-op threads per training thread. These networks are small: a second OpenMP thread gains
 # little, and when several runs (or the web server) share the cores, spinning OpenMP workers slow
 # every run several-fold. Override with BN_DEMO_TORCH_THREADS.
@@ -152,7 +156,7 @@ class Runner:
         self.step_limit: int | None = None  # the work budget in steps, once the networks exist
         self.gave_slot_back = False  # paused past the grace period: the slot went to others
         self.train_seconds = 0.0
-        self._samples_per_second = 0.0  # over the last completed rate window
+        self._samples_per_second = 0.0  # smoothed over the completed rate windows
         self._window = (time.perf_counter(), 0)  # (start, samples) of the window being measured
         self._slot_seconds = 0.0  # time holding a slot, up to _slot_since (the wall-time budget)
         self._slot_since: float | None = None  # while holding a slot and not paused
@@ -340,7 +344,9 @@ class Runner:
             self.train_seconds += now - t0
             start, samples = self._window[0], self._window[1] + self.config.batch_size
             if now - start >= RATE_WINDOW_SECONDS:
-                self._samples_per_second = samples / (now - start)
+                rate, weight = samples / (now - start), 1.0 - math.exp(-(now - start) / RATE_SMOOTHING_SECONDS)
+                previous = self._samples_per_second
+                self._samples_per_second = rate if not previous else previous + weight * (rate - previous)
                 start, samples = now, 0
             self._window = (start, samples)
         statuses = [t.status for t in exp.twins.values()]

@@ -322,13 +322,13 @@ def _tab_distributions(runs, snap, lang) -> None:
     layer = c1.selectbox(t("layer", lang), layers, format_func=lambda i: layer_label(i, snap["n_layers"], lang),
                          key="dist_layer")
     if st.session_state.get("dist_kind") not in kinds:
-        st.session_state["dist_kind"] = "bn" if has_bn else "linear"
+        st.session_state["dist_kind"] = "linear"  # both networks have it: the view opens on two panels
     kind = c2.segmented_control(t("quantity", lang), kinds, key="dist_kind", required=True,
                                 format_func=lambda k: figures.kind_label(k, lang))
     span = c3.slider(t("compare_steps", lang), 0, 100, (0, 100), step=1, key="dist_steps", format="%d%%")
     facts = _probe_facts(snap)
     explained(figures.bands_figure(snap, layer, kind, lang), "chart_bands", t("explain_bands", lang, **facts),
-              t("look_bands", lang))
+              t("look_bands_bn" if kind == "bn" else "look_bands", lang))
     explained(figures.heatmap_figure(snap, layer, kind, lang), "chart_heatmap", t("explain_heatmap", lang),
               t("look_heatmap", lang))
     explained(figures.histogram_figure(snap, layer, kind, (span[0] / 100, span[1] / 100), lang), "chart_hist",

@@ -267,7 +267,10 @@ EN: dict[str, str] = {
                      "69th, 84th, 93rd percentile and max of this layer's values on a fixed probe batch of "
                      "{n} training images, taken in train mode (batch statistics) every {every} steps.",
     "look_bands": "The plain network's band drifting, widening or collapsing (ReLU: squashed to 0; sigmoid: "
-                  "pinned at 0 or 1) while BN's post-BN band stays centred near 0 with spread near 1.",
+                  "pinned at 0 or 1). Choose post-BN to see what BN makes of the same values: a band that stays "
+                  "centred near 0 with spread near 1.",
+    "look_bands_bn": "Only the BN network has post-BN values: its band stays centred near 0 with spread near 1 "
+                     "(γ and β move it slowly). Compare it with pre-BN, where both networks are drawn.",
     "explain_heatmap": "The same values as a step × bin picture: each column is one probe step, each row one of "
                        "the engine's fixed bins (chosen at step 0, identical for both networks and all steps); "
                        "colour is log(1 + count).",
@@ -695,7 +698,9 @@ KO: dict[str, str] = {
                      "이 층 값의 최솟값, 7·16·31·50·69·84·93 백분위, 최댓값이며, {every} 스텝마다 학습 모드(배치 통계)로 "
                      "측정합니다.",
     "look_bands": "일반 네트워크의 띠는 이동하거나 넓어지거나 무너집니다 (ReLU: 0으로 눌림, 시그모이드: 0이나 1에 "
-                  "붙음). BN 후의 띠는 평균 0, 퍼짐 1 근처에 머뭅니다.",
+                  "붙음). BN 후를 고르면 BN이 같은 값을 어떻게 바꾸는지 보입니다: 평균 0, 퍼짐 1 근처에 머무는 띠.",
+    "look_bands_bn": "BN 후 값은 BN 네트워크에만 있습니다: 그 띠는 평균 0, 퍼짐 1 근처에 머뭅니다 (γ와 β가 천천히 "
+                     "움직입니다). 두 네트워크가 모두 그려지는 BN 전과 비교해 보세요.",
     "explain_heatmap": "같은 값을 스텝 × 구간 그림으로 보여 줍니다. 각 열은 프로브 스텝 하나, 각 행은 엔진의 고정 구간 "
                        "하나(스텝 0에서 정해 두 네트워크와 모든 스텝에 같음)이고, 색은 log(1 + 개수)입니다.",
     "look_heatmap": "밝은 능선이 움직이거나 퍼지면 학습 중에 분포가 이동하는 것입니다. 고정 구간 밖의 값은 다시 나누지 "

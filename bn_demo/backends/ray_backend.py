@@ -1,0 +1,450 @@
+"""The Ray backend: each run is a Ray actor that holds a Runner in its own worker process.
+
+Commands are actor methods; reads return the run record (plain data: numbers, numpy arrays, codes),
+so no live tensor leaves the worker. Training slots are Ray resources: every run asks for one CPU
+(and a GPU fraction when it trains on CUDA), so Ray queues a run that does not fit and places it
+when a run ends, on any machine of the cluster. A run waiting for placement reads "queued", with its
+place among this backend's waiting runs.
+
+When a run ends (finished, diverged, failed, stopped) its final record is kept here and its actor is
+killed, which gives the slot back. When the worker process dies (killed, os._exit, a crash in native
+code) the run reads "failed" with error {"code": "worker_lost", "type": <Ray's exception class>}; Ray
+frees its slot and the other runs go on.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import os
+import secrets
+import socket
+import sys
+import threading
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayError
+
+from .. import record as rec
+from ..config import RunConfig
+from ..runner import _run_ids
+from . import RAY_ADDRESS_ENV, BackendUnavailable
+
+NAMESPACE = "bn_demo"
+ACTOR_PREFIX = "bn-demo-run-"
+CALL_TIMEOUT = 30.0  # seconds a control call or a read waits for its actor
+STOP_WAIT = 2.0  # seconds stop() waits for the worker to end on its own before the actor is killed
+GPU_FRACTION_ENV = "BN_DEMO_RAY_GPU_FRACTION"
+DEFAULT_GPU_FRACTION = 0.25  # four CUDA runs share one GPU
+CONNECT_TIMEOUT = 3.0  # seconds to reach a cluster's address before saying it is unreachable
+MONITOR_WAIT = 0.2
+LOST = "worker_lost"  # the record's error code when the worker process died under the run
+log = logging.getLogger(__name__)
+
+
+class _RunActor:
+    """Inside the worker process: one Runner. Threaded (max_concurrency), so reads and stop are
+    served while `wait_end` blocks."""
+
+    def __init__(self, config: RunConfig, kwargs: dict):
+        from ..runner import Runner
+
+        self.runner = Runner(config, **kwargs).start()
+
+    def ready(self) -> int:
+        return os.getpid()
+
+    def wait_end(self) -> dict:
+        """Blocks until the run's thread has ended; then its final record."""
+        self.runner.join()
+        return self.runner.record()
+
+    def record(self) -> dict:
+        return self.runner.record()
+
+    def progress(self) -> dict:
+        return self.runner.progress()
+
+    def status(self) -> str:
+        return self.runner.status
+
+    def flags(self) -> dict:
+        r = self.runner
+        return {"status": r.status, "setting_up": r.setting_up, "has_first_point": r.has_first_point}
+
+    def pause(self) -> str:
+        self.runner.pause()
+        return self.runner.status
+
+    def resume(self) -> str:
+        self.runner.resume()
+        return self.runner.status
+
+    def stop(self, reason: str) -> str:
+        self.runner.stop(reason)
+        return self.runner.status
+
+
+RunActor = ray.remote(max_concurrency=4)(_RunActor)
+
+
+def ensure_ray(address: str | None = None) -> bool:
+    """Connect this process to Ray once: `address`, else $BN_DEMO_RAY_ADDRESS, else a new local Ray
+    with this machine's cores and no dashboard. True when this call started or joined Ray (so
+    shutdown is ours). An unreachable address raises BackendUnavailable("ray_unreachable")."""
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False, namespace=NAMESPACE)
+    if address is None:
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+        return True
+    problem = unreachable(address)
+    if problem:
+        raise BackendUnavailable("ray_unreachable", address=address, detail=problem)
+    with _stderr_held() as held:
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RayError, RuntimeError, ValueError, OSError) as exc:
+            held.drop = True  # Ray's C++ client repeats a warning every second while it retries
+            log.debug("ray.init(%r): %s", address, held.text()[-2000:])
+            raise BackendUnavailable("ray_unreachable", address=address, detail=type(exc).__name__) from None
+    return True
+
+
+class _stderr_held:
+    """Hold what is written to file descriptor 2 (Ray's C++ logs too) while connecting; write it out
+    afterwards unless `drop` was set, so a failed connection reads as one line."""
+
+    def __enter__(self):
+        import tempfile
+
+        self.drop, self._file = False, tempfile.TemporaryFile()
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def text(self) -> str:
+        self._file.seek(0)
+        return self._file.read().decode(errors="replace")
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if not self.drop:
+            sys.stderr.write(self.text())
+        self._file.close()
+        return False
+
+
+def unreachable(address: str) -> str | None:
+    """Why host:port (or ray://host:port) cannot be reached, in a few words, or None. Ray itself
+    retries an absent cluster for minutes; this answers in CONNECT_TIMEOUT seconds."""
+    if address == "auto":
+        return None
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return "not host:port"
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+class RayRun:
+    """A run handle (backends.RunHandle) for one actor. Thread-safe; every wait is bounded."""
+
+    dataset = None  # the data lives in the worker; the page cannot share it across runs
+
+    def __init__(self, backend: RayBackend, config: RunConfig, kwargs: dict, options: dict):
+        self.backend = backend
+        self.config = config.validate()
+        self.run_id = next(_run_ids)
+        self.token = secrets.token_urlsafe(12)
+        self.fallback = kwargs.get("fallback")
+        self._lock = threading.RLock()
+        self._final: dict | None = None  # the run's last record, once it has ended (the actor is gone)
+        self._last: dict | None = None  # the latest record read from the actor (what a lost worker leaves)
+        self._last_progress: dict | None = None  # the latest progress read, if newer than that record
+        self._killed = False  # we killed the actor (stop, discard, end), so its death is no fault
+        self._actor = RunActor.options(name=f"{ACTOR_PREFIX}{self.token}", namespace=NAMESPACE,
+                                       **options).remote(self.config, kwargs)
+        self._ready_ref = self._actor.ready.remote()
+        self._end_ref = self._actor.wait_end.remote()
+        self._placed = False
+
+    # -- reads ------------------------------------------------------------------------------------------
+    @property
+    def placed(self) -> bool:
+        """The actor has been placed and built its Runner (not waiting for a slot)."""
+        if not self._placed:
+            ready, _ = ray.wait([self._ready_ref], timeout=0)
+            self._placed = bool(ready)
+        return self._placed
+
+    @property
+    def status(self) -> str:
+        if self._final is not None:
+            return self._final["status"]
+        if not self.placed:
+            return "queued"
+        return self._call("status", default=(self._last or {}).get("status", "running"))
+
+    @property
+    def ended(self) -> bool:
+        return self.status in rec.ENDED
+
+    @property
+    def alive(self) -> bool:
+        """The run has not ended here yet (its actor is live or waiting to be placed)."""
+        if self._final is None:
+            self._poll_end()
+        return self._final is None
+
+    @property
+    def error(self) -> dict | None:
+        return (self._final or {}).get("error")
+
+    @property
+    def setting_up(self) -> bool:
+        return self._flags().get("setting_up", False)
+
+    @property
+    def has_first_point(self) -> bool:
+        if self._final is not None:
+            return any(len(t["eval"]["step"]) for t in self._final["twins"].values())
+        return self._flags().get("has_first_point", False)
+
+    def queue_position(self) -> int | None:
+        if self._final is not None or self.placed:
+            return None
+        return self.backend.position(self)
+
+    def record(self) -> dict:
+        if self._final is not None:
+            return copy.copy(self._final)
+        if not self.placed:
+            return self._queued_record()
+        record = self._call("record")
+        if record is None:  # the worker was lost meanwhile, or did not answer in time
+            return copy.copy(self._final or self._last or self._queued_record())
+        record["run_id"], record["fallback"] = self.run_id, self.fallback
+        self._last, self._last_progress = record, None
+        return record
+
+    def progress(self) -> dict:
+        if self._final is not None:
+            return dict(self._final["progress"])
+        if not self.placed:
+            return self._queued_record()["progress"]
+        progress = self._call("progress")
+        if progress is None:
+            return dict((self._last or self._queued_record())["progress"])
+        self._last_progress = progress
+        return progress
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end (at most `timeout` seconds); True when it has."""
+        if self._final is None:
+            ready, _ = ray.wait([self._end_ref], timeout=timeout)
+            if ready:
+                self._finish()
+        return self._final is not None
+
+    # -- control ----------------------------------------------------------------------------------------
+    def pause(self) -> None:
+        if self._final is None and self.placed:
+            self._call("pause")
+
+    def resume(self) -> None:
+        if self._final is None and self.placed:
+            self._call("resume")
+
+    def stop(self, reason: str = "user") -> None:
+        """End the run now: status "stopped" (or the ending it had reached), its actor killed, its
+        slot back in the cluster. The final record stays readable here."""
+        if reason not in rec.STOP_REASONS:
+            raise ValueError(f"unknown stop reason {reason!r}")
+        with self._lock:
+            if self._final is not None:
+                return
+            if not self.placed:  # still waiting for a slot: nothing ran, nothing to keep
+                self._kill()
+                self._final = {**self._queued_record(), "status": "stopped", "stop_reason": reason}
+                self._final["progress"]["queue_position"] = None
+                self.backend.forget(self)
+                return
+            if self._call("stop", reason) is None:
+                return  # the worker was lost: _lost() has ended the run
+            ready, _ = ray.wait([self._end_ref], timeout=STOP_WAIT)
+            if ready:
+                self._finish()
+            else:  # the worker is inside something it cannot leave (a first import): keep what it has
+                record = self._call("record")
+                self._kill()
+                self._final = self._stamp(record or self._last or self._queued_record())
+        self.backend.forget(self)
+
+    def discard(self, reason: str = "user") -> None:
+        """Stop the run; its networks went with the actor, only the final record is kept."""
+        self.stop(reason)
+
+    # -- inside -----------------------------------------------------------------------------------------
+    def _call(self, method: str, *args, default=None):
+        """An actor method's answer; `default` on a time-out; None after the worker was lost."""
+        try:
+            return ray.get(getattr(self._actor, method).remote(*args), timeout=CALL_TIMEOUT)
+        except GetTimeoutError:
+            return default
+        except RayActorError as exc:
+            self._lost(exc)
+            return None
+
+    def _flags(self) -> dict:
+        if self._final is not None or not self.placed:
+            return {}
+        return self._call("flags") or {}
+
+    def _poll_end(self) -> None:
+        ready, _ = ray.wait([self._end_ref], timeout=0)
+        if ready:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The actor's run has ended (or its worker died): keep the final record, free the slot."""
+        with self._lock:
+            if self._final is not None:
+                return
+            try:
+                record = ray.get(self._end_ref, timeout=CALL_TIMEOUT)
+            except (RayActorError, GetTimeoutError) as exc:
+                self._lost(exc)
+                return
+            self._kill()
+            self._final = self._stamp(record)
+        self.backend.forget(self)
+
+    def _lost(self, exc: Exception) -> None:
+        """The worker process died under the run (unless we killed it): the run failed."""
+        with self._lock:
+            if self._final is not None:
+                return
+            if self._killed:
+                self._final = self._stamp(self._last or self._queued_record())
+            else:
+                log.warning("run %s: its Ray worker was lost (%s)", self.run_id, type(exc).__name__)
+                base = self._last or self._queued_record()
+                self._final = {**self._stamp(base), "status": "failed", "stop_reason": None,
+                               "error": {"code": LOST, "type": type(exc).__name__}}
+                # The series end where the last record read ended; the step count may be a little later.
+                progress = {k: v for k, v in (self._last_progress or {}).items() if k in base["progress"]}
+                self._final["progress"] = {**base["progress"], **progress, "queue_position": None,
+                                           "eta_seconds": None}
+            self._kill()
+        self.backend.forget(self)
+
+    def _kill(self) -> None:
+        self._killed = True
+        try:
+            ray.kill(self._actor, no_restart=True)
+        except (RayError, ValueError) as exc:  # already gone
+            log.debug("run %s: kill: %s", self.run_id, exc)
+
+    def _stamp(self, record: dict) -> dict:
+        return {**record, "run_id": self.run_id, "fallback": self.fallback}
+
+    def _queued_record(self) -> dict:
+        record = rec.empty(self.run_id, "queued", self.config.to_dict())
+        record["progress"]["queue_position"] = self.backend.position(self)
+        record["fallback"] = self.fallback
+        return record
+
+
+class RayBackend:
+    """Runs as Ray actors: num_cpus=1 each, plus a GPU fraction for CUDA runs."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, budget=None, gpu_fraction: float | None = None,
+                 pause_grace: float | None = None, slots=None):
+        # pause_grace and slots belong to the thread backend: here Ray's resources are the slots.
+        self.owns_ray = ensure_ray(address)
+        self.budget = budget
+        self.gpu_fraction = gpu_fraction if gpu_fraction is not None else \
+            float(os.environ.get(GPU_FRACTION_ENV) or DEFAULT_GPU_FRACTION)
+        self._lock = threading.Lock()
+        self._order = itertools.count()
+        self._runs: dict[RayRun, int] = {}  # live runs -> start order
+        self._monitor: threading.Thread | None = None
+
+    def start(self, config: RunConfig, **kwargs) -> RayRun:
+        kwargs.pop("slots", None)
+        kwargs.pop("pause_grace", None)
+        kwargs.setdefault("budget", self.budget)
+        run = RayRun(self, config, kwargs, self.resources(config))
+        with self._lock:
+            self._runs[run] = next(self._order)
+            if self._monitor is None or not self._monitor.is_alive():
+                self._monitor = threading.Thread(target=self._watch, name="bn-demo-ray-monitor", daemon=True)
+                self._monitor.start()
+        return run
+
+    def resources(self, config: RunConfig) -> dict:
+        """One CPU per run; a GPU fraction when it trains on CUDA (device cuda, or auto on a cluster
+        with GPUs). A run without GPU resources sees no GPU in its worker (auto then means CPU)."""
+        gpus = ray.cluster_resources().get("GPU", 0) if config.device == "auto" else 0
+        wants_gpu = config.device == "cuda" or gpus > 0
+        return {"num_cpus": 1, **({"num_gpus": self.gpu_fraction} if wants_gpu else {})}
+
+    def position(self, run: RayRun) -> int | None:
+        """1-based place among this backend's runs waiting for placement (Ray places roughly in
+        order; runs queued by other servers on the same cluster are not counted)."""
+        with self._lock:
+            order = self._runs.get(run)
+            earlier = [r for r, o in self._runs.items() if order is not None and o < order]
+        if order is None:
+            return None
+        return 1 + sum(1 for r in earlier if not r.placed)
+
+    def forget(self, run: RayRun) -> None:
+        with self._lock:
+            self._runs.pop(run, None)
+
+    def runs(self) -> list[RayRun]:
+        with self._lock:
+            return list(self._runs)
+
+    def _watch(self) -> None:
+        """Finish runs as they end, so slots come back even when nobody reads the run."""
+        while True:
+            with self._lock:
+                live = {r._end_ref: r for r in self._runs if r._final is None}
+                if not live:
+                    self._monitor = None
+                    return
+            ready, _ = ray.wait(list(live), num_returns=1, timeout=MONITOR_WAIT)
+            for ref in ready:
+                live[ref]._finish()
+
+    def stats(self) -> dict:
+        total, free = ray.cluster_resources(), ray.available_resources()
+        return {"backend": self.name, "slots": int(total.get("CPU", 0)), "free": int(free.get("CPU", 0)),
+                "gpus": total.get("GPU", 0), "free_gpus": free.get("GPU", 0), "nodes": len(ray.nodes())}
+
+    def shutdown(self) -> None:
+        """Stop every live run (their actors go); disconnect from Ray if this backend connected."""
+        for run in self.runs():
+            run.stop("released")
+        if self.owns_ray:
+            ray.shutdown()
+
+
+def live_actor_names() -> list[str]:
+    """The names of this project's live actors in the cluster (Ray's GCS, no dashboard needed)."""
+    return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                  if a.get("namespace") == NAMESPACE and a["name"].startswith(ACTOR_PREFIX))
