@@ -37,24 +37,6 @@ def t(key: str, **values) -> str:
     return strings.t(key, LANG, **values)
 
 
-# Words of the run backends (issue 13) until bn_demo/ui/strings.py has them; strings.py wins once it does.
-BACKEND_WORDS = {
-    "cli_help_backend": "where the run trains: thread (this process, the default) or ray (a Ray actor in its own "
-                        "worker process; a local Ray, or the cluster at $BN_DEMO_RAY_ADDRESS)",
-    "backend_ray_missing": "the ray backend needs Ray: pip install -r requirements-ray.txt",
-    "backend_ray_unreachable": "cannot reach the Ray cluster at {address} ({detail}); unset BN_DEMO_RAY_ADDRESS "
-                               "for a local Ray, or use --backend thread",
-    "backend_unknown_backend": "unknown backend {backend}: choose thread or ray",
-}
-
-
-def text(key: str, **values) -> str:
-    """t(), falling back to BACKEND_WORDS for the backend's words not yet in strings.py."""
-    if key in strings.EN:
-        return t(key, **values)
-    return BACKEND_WORDS[key].format(**values) if values else BACKEND_WORDS[key]
-
-
 class Parser(argparse.ArgumentParser):
     """argparse echoes the offending value whole ("invalid choice: '<100 KB>'"): cut each value, and
     the message, so an error stays a short line."""
@@ -105,7 +87,7 @@ def build_parser(with_reproduce: bool = False) -> Parser:
     train.add_argument("--out", help=t("cli_help_out"))
     train.add_argument("--csv", help=t("cli_help_csv"))
     train.add_argument("--quiet", action="store_true", help=t("cli_help_quiet"))
-    train.add_argument("--backend", choices=BACKENDS, default=None, help=text("cli_help_backend"))
+    train.add_argument("--backend", choices=BACKENDS, default=None, help=t("cli_help_backend"))
     show = sub.add_parser("show", help=t("cli_help_show"))
     show.add_argument("record", help=t("cli_help_record"))
     sub.add_parser("presets", help=t("cli_help_presets"))
@@ -208,7 +190,7 @@ def cmd_train(config: RunConfig, args) -> int:
         backend = get_backend(getattr(args, "backend", None) or "thread")
     except BackendUnavailable as exc:
         facts = {k: shorten(str(v)) for k, v in exc.facts.items()}
-        print(t("cli_error", message=text(f"backend_{exc.code}", **facts)), file=sys.stderr)
+        print(t("cli_error", message=t(f"backend_{exc.code}", **facts)), file=sys.stderr)
         return 1
     try:
         return train_on(backend, config, args)

@@ -14,12 +14,13 @@ lists in JSON, NaN and ±inf written as null)::
                     (finished: the run reached its last step, even if one twin diverged on the way;
                      diverged: every twin diverged)
     stop_reason     code or null: user | budget | released | idle   (why a `stopped` run stopped)
-    error           null or {"code": data_unavailable | invalid_config | exception, and its data:
+    error           null or {"code": data_unavailable | invalid_config | exception | worker_lost, and its data:
                              data_unavailable: dataset, problem (data.DataUnavailable.PROBLEMS), detail
                                  (a download error's own words, path-free), file and counts;
                              invalid_config: ConfigError.as_dict() with its rule code under
                                  "rule": field, value, rule, facts, conflict;
-                             exception: type (the exception's class; its traceback is in the server log)}
+                             exception: type (the exception's class; its traceback is in the server log);
+                             worker_lost: type (the run's worker process died: bn_demo/backends, Ray)}
     config          RunConfig.to_dict()
     device          "cpu", "cuda:0", … or null before the run has started
     versions        {"python", "torch", "torchvision", …}
@@ -90,7 +91,7 @@ ENDED = ("finished", "stopped", "diverged", "failed")
 STOP_REASONS = ("user", "budget", "released", "idle")
 DIVERGENCE_REASONS = ("nan", "inf", "exploded")
 TWIN_REASONS = (*DIVERGENCE_REASONS, "collapsed")
-ERROR_CODES = ("data_unavailable", "invalid_config", "exception")
+ERROR_CODES = ("data_unavailable", "invalid_config", "exception", "worker_lost")
 MODES = ("train", "eval", "eval_batch_stats", "probe")  # how each kind of number was measured
 KINDS = ("linear", "bn", "act")
 # Where lists become numpy arrays when a record is read back: the series, not the metadata.

@@ -89,6 +89,13 @@ EN: dict[str, str] = {
     "data_downloading": "Loading {name}… (downloading if it is not on disk)",
     "fallback_notice": "{problem} This run uses the offline 8×8 digits instead.",
     "technical_detail": "Technical detail",
+    "cli_help_backend": "where the run trains: thread (this process, the default) or ray (a Ray actor in its own "
+                        "worker process; a local Ray, or the cluster at $BN_DEMO_RAY_ADDRESS)",
+    "backend_ray_missing": "the ray backend needs Ray: pip install -r requirements-ray.txt",
+    "backend_ray_unreachable": "cannot reach the Ray cluster at {address} ({detail}); unset BN_DEMO_RAY_ADDRESS "
+                               "for a local Ray, or use --backend thread",
+    "backend_unknown_backend": "unknown backend {backend}: choose thread or ray",
+    "worker_lost": "The process that trained this run ended unexpectedly ({type}); the curves so far are kept.",
     "replay_open": "Replay a saved run",
     "replay_file": "A run record (the “Run record (JSON)” download)",
     "replay_help": "Shows every tab as it was when the file was saved; nothing trains. JSON only, at most 16 MB.",
@@ -529,6 +536,13 @@ KO: dict[str, str] = {
     "data_downloading": "{name} 불러오는 중… (디스크에 없으면 내려받는 중)",
     "fallback_notice": "{problem} 이번 실행은 오프라인 8×8 숫자 데이터를 대신 사용합니다.",
     "technical_detail": "기술적 세부 사항",
+    "cli_help_backend": "실행이 학습하는 곳: thread (이 프로세스, 기본값) 또는 ray (자체 워커 프로세스의 Ray 액터; 로컬 "
+                        "Ray 또는 $BN_DEMO_RAY_ADDRESS의 클러스터)",
+    "backend_ray_missing": "ray 백엔드에는 Ray가 필요합니다: pip install -r requirements-ray.txt",
+    "backend_ray_unreachable": "{address}의 Ray 클러스터에 연결할 수 없습니다 ({detail}). 로컬 Ray를 쓰려면 "
+                               "BN_DEMO_RAY_ADDRESS를 지우거나 --backend thread를 사용하세요",
+    "backend_unknown_backend": "알 수 없는 백엔드 {backend}: thread 또는 ray를 고르세요",
+    "worker_lost": "이 실행을 학습하던 프로세스가 예기치 않게 끝났습니다 ({type}). 지금까지의 곡선은 남아 있습니다.",
     "replay_open": "저장된 실행 다시 보기",
     "replay_file": "실행 기록 (“실행 기록 (JSON)” 다운로드 파일)",
     "replay_help": "파일을 저장했을 때의 모든 탭을 그대로 보여 줍니다. 학습은 하지 않습니다. JSON만, 최대 16 MB.",
@@ -980,6 +994,8 @@ def run_error(error: dict, lang: str) -> str:
         return data_problem(error, lang)
     if error["code"] == "invalid_config":
         return config_problem({**error, "code": error["rule"]}, lang)
+    if error["code"] == "worker_lost":
+        return t("worker_lost", lang, type=error.get("type", "?"))
     return t("config_problem_exception", lang, type=error.get("type", "?"))
 
 
