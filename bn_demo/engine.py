@@ -88,7 +88,7 @@ class Experiment:
         self.probe_every, self.ics_every, self.eval_every = (
             cadence["probe_every"], cadence["ics_every"], cadence["eval_every"])
         self.step = 0
-        self.version = 0  # bumped on every write: a view can skip redrawing an unchanged snapshot
+        self.version = 0  # bumped on every write: a view can skip redrawing an unchanged record
 
         # The batch stream: one generator on the CPU, one permutation per epoch, shared by the twins.
         self._batch_generator = torch.Generator().manual_seed(config.seed)

@@ -2,7 +2,7 @@
 
 Points are kept at an even stride that doubles whenever the series would outgrow its cap, so the
 kept points stay evenly spaced over the whole run; the first point and the latest one are always
-present. Memory and snapshot cost stay flat however long a run is.
+present. Memory and the cost of a run record stay flat however long a run is.
 """
 
 from __future__ import annotations

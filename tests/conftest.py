@@ -79,7 +79,7 @@ def run_to_end(exp):
     return exp
 
 
-def assert_plain_data(obj, path="snapshot"):
+def assert_plain_data(obj, path="record"):
     """No live tensor may leave the engine."""
     assert not isinstance(obj, torch.Tensor), f"{path} is a torch.Tensor"
     if isinstance(obj, dict):
