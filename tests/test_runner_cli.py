@@ -12,7 +12,7 @@ import torch
 
 from bn_demo import cli
 from bn_demo import record as rec
-from bn_demo.config import ConfigError, RunConfig
+from bn_demo.config import PRESETS, ConfigError, RunConfig
 from bn_demo.data import Dataset, DataUnavailable
 from bn_demo.engine import Experiment, StopRequested
 from bn_demo.runner import Runner, SlotPool
@@ -302,3 +302,14 @@ def test_every_config_field_has_a_cli_flag():
     add_config_flags(parser)
     args = parser.parse_args(["--pace", "5", "--bn-placement", "after", "--hidden", "8,4"])
     assert (args.pace, args.bn_placement, args.hidden) == (5.0, "after", (8, 4))
+
+
+def test_the_no_cure_all_preset_defeats_bn_too(digits):
+    """The preset's claim, measured (seeds 1-3 on digits and on MNIST): both twins fail, BN later."""
+    runner = Runner(PRESETS["no-cure-all"].config(dataset="digits", device="cpu"), dataset=digits).start()
+    assert runner.join(120)
+    twins = runner.record()["twins"]
+    assert {name: rec.twin_outcome(twin) in ("collapsed", "diverged") for name, twin in twins.items()} == \
+        {"bn": True, "plain": True}
+    failed_at = {name: twin["collapsed_at_step"] or twin["diverged_at_step"] for name, twin in twins.items()}
+    assert failed_at["plain"] < failed_at["bn"]

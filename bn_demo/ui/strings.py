@@ -36,6 +36,8 @@ EN: dict[str, str] = {
                                "at once.",
     "preset_summary_deep-sigmoid": "Eight sigmoid layers: gradients vanish on the way down and the plain net barely "
                                    "moves; BN keeps every layer's gradient alive.",
+    "preset_summary_no-cure-all": "BN is no cure-all: SGD with lr 10. The plain net diverges within a few steps, and "
+                                  "BN only lasts a little longer: every ReLU of a layer dies and it stays at chance.",
     "dataset": "Dataset",
     "model_mode": "Networks",
     "model_both": "Compare BN vs plain",
@@ -484,6 +486,8 @@ KO: dict[str, str] = {
                                "수준을 벗어나지 못하고, BN은 모든 층의 크기를 다시 맞춰 곧바로 배웁니다.",
     "preset_summary_deep-sigmoid": "시그모이드 8층: 기울기가 아래로 가며 사라져 일반 네트워크는 거의 움직이지 않고, BN은 "
                                    "모든 층의 기울기를 살려 둡니다.",
+    "preset_summary_no-cure-all": "BN이 만능은 아닙니다: 학습률 10의 SGD. 일반 네트워크는 몇 스텝 만에 발산하고, BN도 "
+                                  "조금 더 버틸 뿐 한 층의 ReLU가 모두 죽어 우연 수준에 머뭅니다.",
     "dataset": "데이터셋",
     "model_mode": "네트워크",
     "model_both": "BN과 일반 비교",
