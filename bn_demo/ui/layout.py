@@ -26,6 +26,7 @@ from .strings import (
     run_error,
     split_label,
     t,
+    twin_label,
 )
 
 # The live view's refresh period while a run trains. Each refresh costs the server ~0.1 s of Python (the
@@ -262,9 +263,10 @@ def metrics_row(snap: dict, lang: str) -> None:
             delta = t("points", lang, value=f"{100 * (acc - other[0]):+.1f}")
         help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
                       step=number(final["eval_step"] or 0))
-        cols[2 * i].metric(t("metric_acc", lang, net=net_name(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
+        # The short twin name ("BN", "plain"): four metric labels stay whole at a projector's 1280×720.
+        cols[2 * i].metric(t("metric_acc", lang, net=twin_label(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
                            delta=delta, help=help_text, border=True)
-        cols[2 * i + 1].metric(t("metric_loss", lang, net=net_name(name, lang)),
+        cols[2 * i + 1].metric(t("metric_loss", lang, net=twin_label(name, lang)),
                                f"{loss:.3f}" if _finite(loss) else "—", help=help_text, border=True)
 
 
