@@ -400,6 +400,8 @@ class Runner:
         if not rate and self.status == "running":  # no full window yet: report the partial one
             start, samples = self._window
             rate = samples / max(time.perf_counter() - start, 1e-9)
+        elif not rate and self.train_seconds:  # a run shorter than one window: its overall rate, not 0
+            rate = step * self.config.batch_size / self.train_seconds
         remaining = (total - step) * self.config.batch_size / rate if (rate and total) else None
         position = self.slots.position(self) if self.slots is not None else None
         return {

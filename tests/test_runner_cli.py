@@ -313,3 +313,9 @@ def test_the_no_cure_all_preset_defeats_bn_too(digits):
         {"bn": True, "plain": True}
     failed_at = {name: twin["collapsed_at_step"] or twin["diverged_at_step"] for name, twin in twins.items()}
     assert failed_at["plain"] < failed_at["bn"]
+
+
+def test_a_run_shorter_than_one_rate_window_reports_its_rate_not_zero(digits):
+    runner = Runner(RunConfig(dataset="digits", hidden=(8,), steps=5, epochs=0, device="cpu"), dataset=digits).start()
+    assert runner.join(60) and runner.status == "finished"
+    assert runner.record()["progress"]["samples_per_second"] > 0

@@ -252,6 +252,9 @@ def run_lost_notice(runs: state.SessionRuns, lang: str) -> None:
 
 def metrics_row(snap: dict, lang: str) -> None:
     twins = snap["twins"]
+    # Short labels ("BN · accuracy") keep four metrics whole at a projector's 1280×720; what the numbers
+    # are is said once, above them, and each one's step in its help.
+    st.caption(t("metrics_caption", lang))
     cols = st.columns(2 * len(twins))
     ds = snap.get("dataset") or {}
     for i, (name, twin) in enumerate(twins.items()):
@@ -263,7 +266,6 @@ def metrics_row(snap: dict, lang: str) -> None:
             delta = t("points", lang, value=f"{100 * (acc - other[0]):+.1f}")
         help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
                       step=number(final["eval_step"] or 0))
-        # The short twin name ("BN", "plain"): four metric labels stay whole at a projector's 1280×720.
         cols[2 * i].metric(t("metric_acc", lang, net=twin_label(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
                            delta=delta, help=help_text, border=True)
         cols[2 * i + 1].metric(t("metric_loss", lang, net=twin_label(name, lang)),
