@@ -62,16 +62,10 @@ def start_server(port: int, *extra_args: str, env: dict | None = None) -> subpro
     raise RuntimeError("streamlit did not become healthy within 60 s")
 
 
-def training_rate(record: dict) -> float:
-    """Training samples per second over the whole run, from its record."""
-    progress = record["progress"]
-    return progress["step"] * record["config"]["batch_size"] / progress["train_seconds"]
-
-
 def headless_rate(config) -> float:
     runner = Runner(config).start()
     runner.join()
-    return training_rate(runner.record())
+    return rec.mean_samples_per_second(runner.record())
 
 
 def browser_run(port: int, config, preset: str) -> dict:
@@ -102,7 +96,7 @@ def browser_run(port: int, config, preset: str) -> dict:
         result = rec.loads(Path(info.value.path()).read_text())
         exceptions = page.locator("[data-testid='stException']").count()
         browser.close()
-    return {"first_point_s": first_point, "rate": training_rate(result),
+    return {"first_point_s": first_point, "rate": rec.mean_samples_per_second(result),
             "training_wall_s": training_wall, "ws_bytes": traffic["bytes"], "ws_frames": traffic["count"],
             "exceptions": exceptions}
 

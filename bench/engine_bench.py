@@ -265,7 +265,7 @@ def summary_rows(args) -> None:
 
 def stop_latency(ds) -> float:
     runner = Runner(PRESETS["tutorial"].config(), dataset=ds).start()
-    while runner.record()["progress"]["step"] < 200:
+    while runner.progress()["step"] < 200:
         time.sleep(0.01)
     t0 = time.perf_counter()
     runner.stop()

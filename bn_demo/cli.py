@@ -20,7 +20,6 @@ import os
 import re
 import sys
 import tempfile
-import time
 
 from .backends import BACKENDS, BackendUnavailable
 from .config import CLI_FLAGS, PRESETS, ConfigError, RunConfig, parse_hidden, shorten
@@ -29,8 +28,7 @@ from .ui import strings
 LANG = "en"  # the CLI speaks English; the words are the page's (bn_demo/ui/strings.py)
 LONG_WORD = re.compile(r"'[^']*'|\"[^\"]*\"|\S+")  # a quoted value or a bare word in an argparse message
 MESSAGE_CHARS = 300
-PROGRESS_SECONDS = 0.25  # the progress bar's refresh
-PROGRESS_COST_SHARE = 0.05  # …slower when building the record takes longer (a long run): at most 5 % of the time
+PROGRESS_SECONDS = 0.25  # the progress bar's refresh: it reads progress() and status, never a whole record
 
 
 def t(key: str, **values) -> str:
@@ -205,18 +203,15 @@ def train_on(backend, config: RunConfig, args) -> int:
     logging.getLogger("bn_demo.data").setLevel(logging.ERROR)
     runner = backend.start(config, data_dir=args.data_dir, probes_on=not args.no_probes)
     try:
-        wait = PROGRESS_SECONDS
         while runner.alive:
-            runner.join(wait)
+            runner.join(PROGRESS_SECONDS)
             if not args.quiet:
-                t0 = time.perf_counter()
-                _progress_bar(runner.record())
-                wait = max(PROGRESS_SECONDS, (time.perf_counter() - t0) / PROGRESS_COST_SHARE)
+                _progress_bar(runner.progress(), runner.status)
     except KeyboardInterrupt:
         runner.stop()
         runner.join()
         if not args.quiet:
-            _progress_bar(runner.record())
+            _progress_bar(runner.progress(), runner.status)
     if not args.quiet:
         print(file=sys.stderr)
     record = runner.record()
@@ -266,12 +261,11 @@ def save(path: str, write, suffix: str) -> bool:
         return False
 
 
-def _progress_bar(record: dict) -> None:
-    p = record["progress"]
+def _progress_bar(p: dict, status: str) -> None:
     bar = "#" * int(30 * min(1.0, p["fraction"] or 0.0))
     eta = f"{p['eta_seconds']:.0f}s" if p["eta_seconds"] is not None else "?"
     line = t("cli_progress", step=f"{p['step']:,}", total=f"{p['total_steps'] or 0:,}",
-             rate=f"{p['samples_per_second'] or 0:,.0f}", eta=eta, status=t(f"status_{record['status']}"))
+             rate=f"{p['samples_per_second'] or 0:,.0f}", eta=eta, status=t(f"status_{status}"))
     sys.stderr.write(f"\r[{bar:<30}] {line}   ")
     sys.stderr.flush()
 
@@ -296,9 +290,8 @@ def twin_notes(name: str, twin: dict, n_layers: int) -> list[str]:
     notes = []
     net = strings.net_name(name, LANG)
     if twin.get("collapsed_at_step") is not None:
-        layers = ", ".join(strings.layer_label(int(i), n_layers, LANG) for i in twin.get("collapsed_layers") or [])
-        notes.append(t("cli_collapsed", net=net, step=strings.number(twin["collapsed_at_step"]),
-                       reason=t("reason_collapsed", layers=layers)))
+        notes.append(t("collapsed", net=net, step=strings.number(twin["collapsed_at_step"]),
+                       reason=strings.collapse_reason(twin, n_layers, LANG)))
     if twin.get("status") == "diverged" and twin.get("diverged_at_step") is not None:
         notes.append(t("diverged", net=net, step=strings.number(twin["diverged_at_step"]),
                        reason=strings.divergence_reason(twin, LANG)))
@@ -309,7 +302,7 @@ def summary_table(record: dict) -> str:
     """The run at a glance: splits, device and speed, then per twin its outcome (a diverged or collapsed
     twin never reads "finished"), the step of that outcome, and its final numbers with the step of the
     evaluation they come from."""
-    from .record import twin_outcome
+    from .record import mean_samples_per_second, twin_outcome
 
     lines = []
     ds = record.get("dataset")
@@ -321,8 +314,7 @@ def summary_table(record: dict) -> str:
             lines.append(t("cli_note", note=note))
     p = record["progress"]
     seconds = p.get("train_seconds") or 0.0
-    batch = record["config"].get("batch_size") or 0
-    rate = p["step"] * batch / seconds if seconds else 0.0
+    rate = mean_samples_per_second(record)
     lines.append(t("cli_run_line", device=record.get("device") or "—", step=f"{p['step']:,}",
                    total=f"{p['total_steps']:,}" if p.get("total_steps") else "—", seconds=f"{seconds:.1f}",
                    rate=f"{rate:,.0f}", status=t(f"status_{record['status']}")))

@@ -269,17 +269,14 @@ CLI_FLAGS = tuple(Flag(f.name, "--" + f.name.replace("_", "-"), _FLAG_TYPES[str(
                   for f in fields(RunConfig))
 
 
-DIGITS_EXAMPLES = 1797  # scikit-learn's bundled 8×8 digits (a fixed set)
-
-
 def training_split_size(dataset: str, data_dir=None) -> int | None:
-    """How many training examples bn_demo/data.py will give a run on `dataset` (the same rules as its
-    loaders; tests keep the two in step), from IDX headers alone. None when the files cannot tell:
-    the loader then explains what is wrong with them."""
-    from . import data  # torch comes with it: only when a size is asked for
+    """How many training examples bn_demo/data.py will give a run on `dataset` (its loaders' own split
+    rules), from IDX headers alone. None when the files cannot tell: the loader then explains what is
+    wrong with them."""
+    from . import data  # imported here: data.py's helpers are not needed to build or validate a config
 
     if dataset == data.OFFLINE_DATASET:
-        return DIGITS_EXAMPLES - round(DIGITS_EXAMPLES * data.DIGITS_TEST_FRACTION)
+        return data.DIGITS_EXAMPLES - data.digits_test_count()
     state = data.dataset_state(dataset, data_dir)
     if state == "missing":  # downloaded on Start: the full training split
         return data.IDX_FILES["train"][2]
@@ -287,7 +284,7 @@ def training_split_size(dataset: str, data_dir=None) -> int | None:
     count = _idx_count(raw / data.IDX_FILES["train" if state == "cached" else "test"][1])
     if count is None or state == "cached":
         return count
-    return min(data.TEST_ONLY_TRAIN, count - count // 5)  # test split only: most of it trains
+    return data.test_only_train_count(count)  # test split only: most of it trains
 
 
 def _idx_count(path) -> int | None:

@@ -25,6 +25,7 @@ OFFLINE_DATASET = "digits"
 DIGITS_SPLIT_SEED = 0  # fixed: the digits train/held-out split never changes between runs
 DIGITS_TEST_FRACTION = 0.2
 TEST_ONLY_TRAIN = 8_000  # when only MNIST's test split is on disk: first 8,000 train, rest held out
+DIGITS_EXAMPLES = 1797  # scikit-learn's bundled 8×8 digits (a fixed set)
 
 # name -> (torchvision class name = folder under the data dir, class labels)
 TORCHVISION_SETS = {
@@ -148,11 +149,21 @@ def load_torchvision_set(name: str, root: Path, download: bool = True) -> Datase
                        image_shape=(28, 28), classes=classes)
     # Only the test split is here (e.g. an offline machine with ../shared/data): train on part of it
     # and hold out the rest, and say so everywhere the splits are named.
-    n = min(TEST_ONLY_TRAIN, len(test_y) - len(test_y) // 5)
+    n = test_only_train_count(len(test_y))
     return Dataset(name, test_x[:n], test_y[:n], test_x[n:], test_y[n:],
                    splits={"train": _rows("test", 0, n), "test": _rows("test", n, len(test_y))},
                    image_shape=(28, 28), classes=classes,
                    partial="download_failed" if download_error else "train_missing")
+
+
+def test_only_train_count(n_test_file: int) -> int:
+    """Examples a test-split-only folder trains on: the first TEST_ONLY_TRAIN, at most 80 %."""
+    return min(TEST_ONLY_TRAIN, n_test_file - n_test_file // 5)
+
+
+def digits_test_count(n: int = DIGITS_EXAMPLES) -> int:
+    """The digits' held-out part: a fixed fraction of the set (the rest trains)."""
+    return int(round(n * DIGITS_TEST_FRACTION))
 
 
 def _rows(file: str, start: int, stop: int) -> dict:
@@ -236,7 +247,7 @@ def load_digits() -> Dataset:
     x = torch.from_numpy((bunch.data / 16.0).astype(np.float32))  # pixel values are 0..16
     y = torch.from_numpy(bunch.target.astype(np.int64))
     order = torch.from_numpy(np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(y)))
-    n_test = int(round(len(y) * DIGITS_TEST_FRACTION))
+    n_test = digits_test_count(len(y))
     test, train = order[:n_test], order[n_test:]
     return Dataset("digits", x[train], y[train], x[test], y[test],
                    splits={"train": _rows("train", 0, len(train)), "test": _rows("test", 0, len(test))},

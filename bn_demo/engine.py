@@ -139,7 +139,7 @@ class Experiment:
                 self._step_twin(twin, x, y, measure_ics)
         probe_due = self.probes_on and (step % self.probe_every == 0 or step == self.total_steps)
         eval_due = step % self.eval_every == 0 or step % self.steps_per_epoch == 0 or step == self.total_steps
-        if probe_due or eval_due or step >= self.total_steps or step - self._fetched[0] >= self.fetch_every \
+        if probe_due or eval_due or step - self._fetched[0] >= self.fetch_every \
                 or time.perf_counter() - self._fetched[1] >= FETCH_SECONDS:
             self.fetch()  # observation and the end see only twins that are still running
         if probe_due:

@@ -236,8 +236,11 @@ def final_numbers(train_recent: list, evals: dict) -> dict:
 # -- reading facts off a record (numbers; the reader phrases them) -----------------------------------------
 
 
-def is_ended(record: dict) -> bool:
-    return record["status"] in ENDED
+def mean_samples_per_second(record: dict) -> float:
+    """Training samples per second over the whole run (0 before any training time)."""
+    progress = record["progress"]
+    seconds = progress.get("train_seconds") or 0.0
+    return progress["step"] * record["config"]["batch_size"] / seconds if seconds else 0.0
 
 
 def twin_outcome(twin: dict) -> str:
@@ -333,6 +336,7 @@ def check(document) -> None:
     _require(isinstance(document.get("config"), dict), "config")
     _require(isinstance(document.get("twins"), dict), "twins")
     _require(isinstance(document.get("progress"), dict), "progress")
+    _require(document.get("error") is None or (document["error"] or {}).get("code") in ERROR_CODES, "error")
     for name, twin in document["twins"].items():
         _require(name in ("bn", "plain") and isinstance(twin, dict), "twins")
         for section, keys in (("train", ("step", "loss", "acc")), ("eval", ("step", "loss", "acc")),

@@ -26,7 +26,6 @@ from . import record as rec
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
-from .record import library_versions as versions
 from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
 PAPER_STEPS = 50_000  # §4.1
@@ -89,7 +88,7 @@ def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, e
             progress(exp.step, steps, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     record = rec.assemble(run_id=0, status="finished", config=config.to_dict(), parts=exp.record_parts(),
-                          device="cpu", versions=versions(), dataset=dataset.describe(),
+                          device="cpu", versions=rec.library_versions(), dataset=dataset.describe(),
                           progress={"train_seconds": seconds})
     return {"record": record, "landscape": surfaces, "etas": list(etas), "seconds": seconds}
 

@@ -411,7 +411,6 @@ class Runner:
             "samples_per_second": rate,
             "eta_seconds": remaining if self.status == "running" else None,
             "train_seconds": self.train_seconds,
-            "device": str(self.device) if self.device is not None else None,
             "queue_position": position,
         }
 
@@ -420,7 +419,7 @@ class Runner:
         with self._lock:
             status, error, stop_reason = self.status, self.error, self.stop_reason
         exp = self.experiment
-        progress = {k: v for k, v in self.progress().items() if k != "device"}
+        progress = self.progress()
         progress.update(slot_released=self.gave_slot_back, pause_grace=self.pause_grace)
         record = rec.assemble(
             run_id=self.run_id, status=status, config=self.config.to_dict(),

@@ -2,6 +2,7 @@
 against a local two-CPU Ray started here: same science as threads, faults stay in their worker,
 no leaked actors. Skipped without Ray (CI installs requirements-ray.txt)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -101,13 +102,22 @@ def test_ray_run_gives_bitwise_the_same_record_as_a_thread_run(backend, digits):
     assert wait_for(lambda: live_actors() == [], 10)  # an ended run's actor is gone, its slot free
 
 
-def test_commands_and_queue_on_ray(backend, digits):
-    first = backend.start(RunConfig(**LONG), dataset=digits)
-    second = backend.start(RunConfig(**LONG), dataset=digits)
-    third = backend.start(RunConfig(**LONG), dataset=digits)
+@contextlib.contextmanager
+def two_training_one_queued(backend, digits):
+    """Three long runs on the two-CPU cluster: two train, the third waits; all three stopped afterwards."""
+    runs = [backend.start(RunConfig(**LONG), dataset=digits) for _ in range(3)]
     try:
-        assert wait_for(lambda: step_of(first) > 5 and step_of(second) > 5, 120)
-        assert third.status == "queued" and third.queue_position() == 1
+        assert wait_for(lambda: step_of(runs[0]) > 5 and step_of(runs[1]) > 5, 120)
+        assert runs[2].status == "queued"
+        yield runs
+    finally:
+        for run in runs:
+            run.stop()
+
+
+def test_commands_and_queue_on_ray(backend, digits):
+    with two_training_one_queued(backend, digits) as (first, second, third):
+        assert third.queue_position() == 1
         assert third.record()["progress"]["queue_position"] == 1
         first.pause()
         assert first.status == "paused"
@@ -121,19 +131,11 @@ def test_commands_and_queue_on_ray(backend, digits):
         assert wait_for(lambda: step_of(third) > 5, 120)  # the freed slot went to the queued run
         assert third.queue_position() is None
         assert backend.stats()["free"] == 0
-    finally:
-        for run in (first, second, third):
-            run.stop()
     assert wait_for(lambda: live_actors() == [], 10)
 
 
 def test_a_killed_worker_fails_its_run_and_the_others_go_on(backend, digits):
-    victim = backend.start(RunConfig(**LONG), dataset=digits)
-    other = backend.start(RunConfig(**LONG), dataset=digits)
-    waiting = backend.start(RunConfig(**LONG), dataset=digits)
-    try:
-        assert wait_for(lambda: step_of(victim) > 5 and step_of(other) > 5, 120)
-        assert waiting.status == "queued"
+    with two_training_one_queued(backend, digits) as (victim, other, waiting):
         seen = victim.record()  # as the page polls it
         os.kill(ray.get(victim._ready_ref), signal.SIGKILL)  # as the OOM killer or a native crash would
         assert wait_for(lambda: victim.status == "failed", 30)
@@ -149,9 +151,6 @@ def test_a_killed_worker_fails_its_run_and_the_others_go_on(backend, digits):
         assert wait_for(lambda: other.status == "failed", 30)
         assert other.record()["error"]["code"] == "worker_lost"
         assert waiting.status == "running"
-    finally:
-        for run in (victim, other, waiting):
-            run.stop()
     assert wait_for(lambda: live_actors() == [], 10)
 
 

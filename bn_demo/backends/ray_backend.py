@@ -233,7 +233,7 @@ class RayRun:
         record = self._call("record")
         if record is None:  # the worker was lost meanwhile, or did not answer in time
             return copy.copy(self._final or self._last or self._queued_record())
-        record["run_id"], record["fallback"] = self.run_id, self.fallback
+        record = self._stamp(record)
         self._last, self._last_progress = record, None
         return record
 

@@ -141,15 +141,16 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     if runner is not None and st.session_state.pop(FIRST_POINT_KEY, None) == runner.run_id:
         # Here, not in the Start callback: the sidebar and the buttons are on screen already (_on_start).
         state.wait_for_first_point(runner)
-    refreshing = runs.refreshing
+    status = runner.status if runner is not None else None  # one look-up: the run may end meanwhile
+    refreshing, active = status in state.REFRESHING, status in state.ACTIVE
     # Until the first measurement exists, check back quickly: the charts should appear within a
     # second or two of Start, not a whole refresh period later.
-    loading = sidebar_loading or (runs.status == "running" and not state.has_first_point(runs.runner))
+    loading = sidebar_loading or (status == "running" and not runner.has_first_point)
     # run_every is fixed when the fragment is declared, so it is declared anew on every full run:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
-        else HEARTBEAT_SECONDS if runs.active else None
-    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, runs.active)
+        else HEARTBEAT_SECONDS if active else None
+    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, active)
 
 
 def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool,
@@ -167,7 +168,7 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
     if was_refreshing and not runs.refreshing:
         state.archive(runs, runner, data_dir)
         st.rerun()  # the run ended or paused: redraw the buttons, stop the timer
-    if was_loading and state.has_first_point(runner):
+    if was_loading and runner.has_first_point:
         st.rerun()  # the first point has arrived: the sidebar's data state changes, the timer slows down
     snap = runner.record()
     status_panel(snap, lang)

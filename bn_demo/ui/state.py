@@ -240,17 +240,12 @@ def latest_runner() -> Runner | None:
     return runners[-1] if runners else None
 
 
-def has_first_point(runner: Runner | None) -> bool:
-    """The run has its step-0 evaluation: there is something to plot."""
-    return runner is not None and runner.has_first_point
-
-
 def wait_for_first_point(runner: Runner, timeout: float = FIRST_POINT_WAIT) -> None:
     """Hold the rerun right after Start briefly, so that when the data is at hand the page it draws
     already has the step-0 point (~0.05 s when the data is cached) instead of waiting a refresh for
     it. A run that waits in the queue for a slot cannot have a point soon: no wait then."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout and not has_first_point(runner) and (
+    while time.monotonic() - started < timeout and not runner.has_first_point and (
             runner.status == "running" or (runner.status == "queued" and time.monotonic() - started < 0.1)):
         time.sleep(0.02)
 

@@ -79,7 +79,6 @@ EN: dict[str, str] = {
     "device": "Device",
     "device_auto": "auto → {found}",
     "device_found": "Found on this machine: {devices}.",
-    "share_link": "Share these settings",
     "share_help": "The address bar holds every setting: copy the page's URL to share this experiment.",
     "settings_apply_next": "Settings changed: they apply to the next run (Stop or Reset, then Start).",
     # -- data states ----------------------------------------------------------------------------------
@@ -263,7 +262,6 @@ EN: dict[str, str] = {
     "compare_steps": "Steps to compare (share of the run so far)",
     "unit": "Unit of the last hidden layer",
     "overlay_past": "Overlay finished runs",
-    "overlay_none": "No finished runs yet in this session.",
     # -- chart explanations -----------------------------------------------------------------------------
     "explain_loss": "Cross-entropy loss at every step. Faint lines: the training mini-batch in train mode "
                     "(smoothed, before the step's update); markers: the whole held-out split in eval mode.",
@@ -386,8 +384,6 @@ EN: dict[str, str] = {
     "inactive_relu": "dead ReLUs: units that output 0 for every probe example",
     "inactive_sigmoid": "saturated sigmoid outputs (below 0.02 or above 0.98)",
     "inactive_tanh": "saturated tanh outputs (|a| > 0.98)",
-    "mode_train": "train mode, the training mini-batch itself, before the step's update",
-    "mode_eval": "eval mode (BN uses running statistics), whole held-out split",
     "mode_eval_batch_stats": "train mode: BN uses each held-out mini-batch's own statistics (training batch size)",
     "mode_probe": "train mode, batch statistics of the fixed probe batch (BN running statistics untouched; "
                   "weights after the step's update)",
@@ -414,7 +410,6 @@ EN: dict[str, str] = {
     "data_problem_wrong_shape": "{name}: {file} holds images of shape {shape}, expected 28×28.",
     "data_problem_count_mismatch": "{name}: {file} has {count} images but {label_file} has {labels} labels.",
     "data_problem_labels_out_of_range": "{name}: {file} has labels outside 0–9.",
-    "data_problem_fix": "Put the IDX files into the server's data folder ({folder}), or use the offline 8×8 digits.",
     "config_problem_exception": "An error inside the run: {type}.",
     # -- command line (bn_demo/cli.py): the CLI prints these in English --------------------------------
     "cli_description": "BatchNorm Lab, headless.",
@@ -453,7 +448,6 @@ EN: dict[str, str] = {
     "cli_col_test_acc": "test acc",
     "cli_col_eval_step": "eval step",
     "cli_outcome_collapsed": "collapsed",
-    "cli_collapsed": "{net} collapsed at step {step}: {reason}",
     "cli_footnote": "at step: where a twin diverged or collapsed. train loss: mean batch loss of the last steps "
                     "(train mode); test: whole held-out split, eval mode (BN running statistics), from the "
                     "evaluation at eval step.",
@@ -530,7 +524,6 @@ KO: dict[str, str] = {
     "device": "장치",
     "device_auto": "자동 → {found}",
     "device_found": "이 컴퓨터에서 찾은 장치: {devices}.",
-    "share_link": "이 설정 공유하기",
     "share_help": "주소창에 모든 설정이 들어 있습니다. 페이지 URL을 복사해 이 실험을 공유하세요.",
     "settings_apply_next": "설정이 바뀌었습니다. 다음 실행부터 적용됩니다 (정지 또는 초기화 후 시작).",
     "data_offline": "scikit-learn에 포함되어 있어 오프라인에서도 됩니다.",
@@ -705,7 +698,6 @@ KO: dict[str, str] = {
     "compare_steps": "비교할 스텝 (지금까지 진행의 비율)",
     "unit": "마지막 은닉층의 유닛",
     "overlay_past": "끝난 실행 겹쳐 보기",
-    "overlay_none": "이 세션에서 끝난 실행이 아직 없습니다.",
     "explain_loss": "매 스텝의 교차 엔트로피 손실입니다. 옅은 선: 학습 모드의 학습 미니배치 (평활, 그 스텝의 업데이트 전). "
                     "점: 평가 모드로 계산한 평가 분할 전체.",
     "look_loss": "보통 BN 네트워크의 손실이 더 빨리 떨어집니다. 학습 손실은 내려가는데 평가 손실이 오르면 과적합입니다. "
@@ -813,8 +805,6 @@ KO: dict[str, str] = {
     "inactive_relu": "죽은 ReLU: 모든 프로브 예제에 0을 출력하는 유닛",
     "inactive_sigmoid": "포화된 시그모이드 출력 (0.02 미만 또는 0.98 초과)",
     "inactive_tanh": "포화된 tanh 출력 (|a| > 0.98)",
-    "mode_train": "학습 모드, 스텝의 업데이트 전 학습 미니배치 자체",
-    "mode_eval": "평가 모드 (BN은 이동 통계 사용), 검증 분할 전체",
     "mode_eval_batch_stats": "학습 모드: BN이 검증 미니배치마다 그 배치의 통계를 사용 (학습 배치 크기)",
     "mode_probe": "학습 모드, 고정된 프로브 배치의 배치 통계 (BN 이동 통계는 건드리지 않음; 스텝 업데이트 후의 가중치)",
     "reason_exploded": "손실이 {loss}(으)로 폭발 (첫 값의 {factor}배인 {limit} 초과)",
@@ -840,7 +830,6 @@ KO: dict[str, str] = {
     "data_problem_wrong_shape": "{name}: {file}의 이미지 모양이 {shape}입니다 (28×28이어야 함).",
     "data_problem_count_mismatch": "{name}: {file}에는 이미지 {count}장, {label_file}에는 레이블 {labels}개가 있습니다.",
     "data_problem_labels_out_of_range": "{name}: {file}에 0–9 밖의 레이블이 있습니다.",
-    "data_problem_fix": "IDX 파일을 서버의 데이터 폴더({folder})에 넣거나 오프라인 8×8 숫자를 사용하세요.",
     "config_problem_exception": "실행 중 오류: {type}.",
     # -- command line (bn_demo/cli.py) -----------------------------------------------------------------
     "cli_description": "BatchNorm Lab, 화면 없이 실행.",
@@ -878,7 +867,6 @@ KO: dict[str, str] = {
     "cli_col_test_acc": "평가 정확도",
     "cli_col_eval_step": "평가 스텝",
     "cli_outcome_collapsed": "붕괴함",
-    "cli_collapsed": "{net}가 스텝 {step}에서 붕괴했습니다: {reason}",
     "cli_footnote": "해당 스텝: 쌍둥이가 발산하거나 붕괴한 스텝. 학습 손실: 마지막 스텝들의 배치 손실 평균(학습 모드). "
                     "평가: 평가 분할 전체, 평가 모드(BN running 통계), 평가 스텝의 평가에서 나온 값.",
     "cli_bad_record": "오류: {path}은(는) 이 버전이 읽을 수 있는 실행 기록이 아닙니다: {why}",
