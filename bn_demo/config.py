@@ -198,6 +198,13 @@ class RunConfig:
             "eval_every": self.eval_every or min(1000, max(10, total_steps // 50)),
         }
 
+    def parameter_count(self, n_in: int, n_out: int) -> int:
+        """Trainable parameters of all this run's networks (Linear weights and biases; BN's γ and β),
+        known before any network is built."""
+        sizes = [n_in, *self.hidden, n_out]
+        linear = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        return sum(linear + (2 * sum(self.hidden) if twin == "bn" else 0) for twin in self.twins)
+
     @property
     def twins(self) -> tuple[str, ...]:
         return {"both": ("bn", "plain"), "bn": ("bn",), "plain": ("plain",)}[self.model]

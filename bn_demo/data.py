@@ -35,6 +35,9 @@ TORCHVISION_SETS = {
         ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
     ),
 }
+# Each dataset's image size (the networks see it flattened): the loaders' and the run queue's one source.
+IMAGE_SHAPES = {"mnist": (28, 28), "fashion-mnist": (28, 28), "digits": (8, 8)}
+N_CLASSES = 10  # every dataset here has ten classes
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
@@ -146,13 +149,13 @@ def load_torchvision_set(name: str, root: Path, download: bool = True) -> Datase
         train_x, train_y = read_idx_split(raw, "train", name)
         return Dataset(name, train_x, train_y, test_x, test_y,
                        splits={"train": _rows("train", 0, len(train_y)), "test": _rows("test", 0, len(test_y))},
-                       image_shape=(28, 28), classes=classes)
+                       image_shape=IMAGE_SHAPES[name], classes=classes)
     # Only the test split is here (e.g. an offline machine with ../shared/data): train on part of it
     # and hold out the rest, and say so everywhere the splits are named.
     n = test_only_train_count(len(test_y))
     return Dataset(name, test_x[:n], test_y[:n], test_x[n:], test_y[n:],
                    splits={"train": _rows("test", 0, n), "test": _rows("test", n, len(test_y))},
-                   image_shape=(28, 28), classes=classes,
+                   image_shape=IMAGE_SHAPES[name], classes=classes,
                    partial="download_failed" if download_error else "train_missing")
 
 
@@ -251,7 +254,7 @@ def load_digits() -> Dataset:
     test, train = order[:n_test], order[n_test:]
     return Dataset("digits", x[train], y[train], x[test], y[test],
                    splits={"train": _rows("train", 0, len(train)), "test": _rows("test", 0, len(test))},
-                   image_shape=(8, 8), classes=[str(d) for d in range(10)], seeded=True)
+                   image_shape=IMAGE_SHAPES[OFFLINE_DATASET], classes=[str(d) for d in range(N_CLASSES)], seeded=True)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -13,6 +13,7 @@ its `pause_grace` gives its slot back and queues for one again on Resume.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import math
@@ -42,6 +43,12 @@ RATE_SMOOTHING_SECONDS = 5.0
 # little, and when several runs (or the web server) share the cores, spinning OpenMP workers slow
 # every run several-fold. Override with BN_DEMO_TORCH_THREADS.
 TORCH_THREADS_ENV = "BN_DEMO_TORCH_THREADS"
+# The run queue's rough guess at a step's cost (Runner.expected_slot_seconds): a fixed overhead plus its
+# arithmetic, batch × parameters, at WORK_PER_SECOND. Fitted on the 2-core build VM: 2.3 ms a step for the
+# digits twins at batch 32, 0.71 s for 12×512 twins at batch 1,024. It only orders the queue, so a faster
+# server shortens every guess alike.
+STEP_OVERHEAD_SECONDS = 0.002
+WORK_PER_SECOND = 9e9
 ENDED = rec.ENDED
 ACTIVE = ("queued", "running", "paused")
 log = logging.getLogger(__name__)
@@ -81,43 +88,51 @@ class Budget:
 
 
 class SlotPool:
-    """At most `size` runs train at once; the rest wait first-come, first-served."""
+    """At most `size` runs train at once; the rest wait in a line ordered by when each is due.
+
+    A run joining the line is due at (now + its expected slot time, Runner.expected_slot_seconds): the
+    shortest expected run goes first, and every second in the line brings a run's turn a second nearer, so
+    a long run goes ahead of any later arrival once it has waited its own expected time (no starvation).
+    First-come, first-served made four short runs wait behind a sidebar-maximum run and a slowest-pace run
+    (49-51 s in bench/load_bench.py --adversarial against a goal of pause grace + one run's time, 30 s).
+    Runs expected to take equally long keep their order of arrival."""
 
     def __init__(self, size: int):
         self.size = max(1, int(size))
         self._cond = threading.Condition()
-        self._queue: list = []
+        self._queue: list[tuple[float, int, object]] = []  # (due, arrival number, owner), kept sorted
+        self._arrivals = itertools.count()
         self._active: set = set()
 
-    def acquire(self, owner, cancelled) -> bool:
+    def acquire(self, owner, cancelled, expected_seconds: float = 0.0) -> bool:
         """Wait in line for a slot; False when cancelled() or released from the line meanwhile."""
         with self._cond:
-            self._queue.append(owner)
+            entry = (time.monotonic() + max(0.0, expected_seconds), next(self._arrivals), owner)
+            bisect.insort(self._queue, entry, key=lambda e: e[:2])
             try:
                 while True:
-                    if cancelled() or owner not in self._queue:
+                    if cancelled() or entry not in self._queue:
                         return False
-                    if owner is self._queue[0] and len(self._active) < self.size:
+                    if entry is self._queue[0] and len(self._active) < self.size:
                         self._active.add(owner)
                         return True
                     self._cond.wait(POLL_SECONDS)
             finally:
-                if owner in self._queue:
-                    self._queue.remove(owner)
+                if entry in self._queue:
+                    self._queue.remove(entry)
                 self._cond.notify_all()
 
     def release(self, owner) -> None:
         """Give back the owner's slot, or its place in the line: the runs behind move up at once."""
         with self._cond:
             self._active.discard(owner)
-            if owner in self._queue:
-                self._queue.remove(owner)
+            self._queue = [e for e in self._queue if e[2] is not owner]
             self._cond.notify_all()
 
     def position(self, owner) -> int | None:
         """1-based place in the waiting line, or None when not waiting."""
         with self._cond:
-            return self._queue.index(owner) + 1 if owner in self._queue else None
+            return next((i + 1 for i, e in enumerate(self._queue) if e[2] is owner), None)
 
     @property
     def active_count(self) -> int:
@@ -234,6 +249,29 @@ class Runner:
         exp = self.experiment
         return exp is not None and any(len(t.evals) for t in exp.twins.values())
 
+    def expected_slot_seconds(self) -> float:
+        """About how long the rest of this run will hold a training slot: its remaining steps at the
+        slower of its pace and the guessed step cost, within its budget. Orders the SlotPool's line."""
+        from . import data
+
+        exp, config = self.experiment, self.config
+        if exp is not None:
+            step, steps = exp.step, exp.total_steps
+            parameters = sum(twin.parameters for twin in exp.twins.values())
+        else:
+            from .config import training_split_size
+
+            step, steps = 0, config.total_steps(training_split_size(config.dataset, self.data_dir) or 0)
+            parameters = config.parameter_count(math.prod(data.IMAGE_SHAPES[config.dataset]), data.N_CLASSES)
+        limit = self.budget.max_steps(config.batch_size, parameters) if self.budget is not None else None
+        if limit is not None:
+            steps = min(steps, limit)
+        per_step = STEP_OVERHEAD_SECONDS + config.batch_size * parameters / WORK_PER_SECOND
+        seconds = max(0, steps - step) * max(per_step, 1.0 / config.pace if config.pace else 0.0)
+        if self.budget is not None and self.budget.seconds is not None:
+            seconds = min(seconds, max(0.0, self.budget.seconds - self.slot_seconds))
+        return seconds
+
     @property
     def slot_seconds(self) -> float:
         """Time this run has held a training slot while not paused (what the wall-time budget counts)."""
@@ -286,7 +324,7 @@ class Runner:
     def _take_slot(self) -> bool:
         """Wait in the pool's queue (status "queued") for a slot; False when the run was stopped meanwhile."""
         if self.slots is not None:
-            if not self.slots.acquire(self, self._stop.is_set):
+            if not self.slots.acquire(self, self._stop.is_set, self.expected_slot_seconds()):
                 return False
             with self._lock:
                 self._holding = True

@@ -2,8 +2,10 @@
 run record (bn_demo/record.py): the runner's `record()`, the CLI's `--out` file, `--csv` and `show`."""
 
 import json
+import math
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
@@ -13,7 +15,7 @@ import torch
 from bn_demo import cli
 from bn_demo import record as rec
 from bn_demo.config import PRESETS, ConfigError, RunConfig
-from bn_demo.data import Dataset, DataUnavailable
+from bn_demo.data import IMAGE_SHAPES, Dataset, DataUnavailable
 from bn_demo.engine import Experiment, StopRequested
 from bn_demo.runner import Runner, SlotPool
 from bn_demo.ui.strings import config_problem, data_problem, t
@@ -139,6 +141,57 @@ def test_slot_pool_queues_in_order(digits):
     assert wait_for(lambda: second.status == "running") and pool.active_count == 1
     second.stop()
     assert second.join(10) and pool.active_count == 0 and pool.waiting_count == 0
+
+
+def test_slot_pool_serves_the_shortest_expected_run_first(digits):
+    """A short run that joins the line after a long one trains before it (the adversarial classroom:
+    a sidebar-maximum run must not hold four short runs back)."""
+    pool = SlotPool(1)
+    first = Runner(RunConfig(**LONG), dataset=digits, slots=pool).start()
+    assert wait_for(lambda: first.status == "running")
+    slow = Runner(RunConfig(**{**LONG, "pace": 0.5}), dataset=digits, slots=pool).start()
+    assert wait_for(lambda: pool.waiting_count == 1)
+    short = Runner(RunConfig(**{**LONG, "epochs": 1}), dataset=digits, slots=pool).start()
+    assert wait_for(lambda: pool.waiting_count == 2)
+    assert short.expected_slot_seconds() < slow.expected_slot_seconds()
+    assert pool.position(short) == 1 and pool.position(slow) == 2
+    first.stop()
+    assert wait_for(lambda: short.status == "running") and slow.status == "queued"
+    for runner in (short, slow, first):
+        runner.stop()
+        assert runner.join(10)
+
+
+def test_slot_pool_ages_a_long_wait_ahead_of_later_arrivals():
+    """Each second in line brings a run's turn a second nearer: a run that has waited its expected
+    time goes before a newcomer expected to take no time at all, so no run waits for ever."""
+    pool, order, threads = SlotPool(1), [], []
+    holder = object()
+    assert pool.acquire(holder, lambda: False)
+
+    def wait_in_line(name, expected):
+        if pool.acquire(name, lambda: False, expected):
+            order.append(name)
+            pool.release(name)
+
+    for name, expected, pause in (("long", 0.3, 0.5), ("newcomer", 0.0, 0.0)):
+        threads.append(threading.Thread(target=wait_in_line, args=(name, expected)))
+        threads[-1].start()
+        assert wait_for(lambda: pool.waiting_count == len(threads))
+        time.sleep(pause)  # the long run has now waited longer than its expected 0.3 s
+    assert pool.position("long") == 1
+    pool.release(holder)
+    for thread in threads:
+        thread.join(10)
+    assert order == ["long", "newcomer"]
+
+
+def test_expected_slot_seconds_counts_the_networks_it_will_build(digits):
+    config = RunConfig(dataset="digits", hidden=(24, 16, 12), model="both")
+    experiment = Experiment(config, digits, "cpu")
+    built = sum(twin.parameters for twin in experiment.twins.values())
+    assert config.parameter_count(digits.n_features, len(digits.classes)) == built
+    assert math.prod(IMAGE_SHAPES["digits"]) == digits.n_features
 
 
 # -- the command line -------------------------------------------------------------------------------------
