@@ -5,7 +5,7 @@ Only layout lives here; widgets, figures, texts and run handling are in bn_demo/
 
 import streamlit as st
 
-from bn_demo.ui import controls, layout, state
+from bn_demo.ui import controls, layout, state, sweep_view
 from bn_demo.ui.strings import t
 
 st.set_page_config(page_title="BatchNorm Lab", page_icon="🧪", layout="wide", initial_sidebar_state="expanded")
@@ -22,16 +22,22 @@ lang = st.session_state[controls.key("lang")]
 controls.sync_url(config, lang)
 state.link_run(runs)
 
-layout.header(lang)
+layout.header(lang, welcome=runs.runner is None and not layout.replaying())
 layout.link_warning(lang)
 layout.run_lost_notice(runs, lang)
-lab, concepts = st.tabs([t("tab_lab", lang), t("tab_concepts", lang)])
+# The sweep and concepts tabs draw only when open: on a first visit their chart and formulas would hold
+# back the first paint of the lab's buttons. The lab always draws (its widgets keep their state).
+lab, sweep, concepts = st.tabs([t("tab_lab", lang), t("tab_sweep", lang), t("tab_concepts", lang)], key="page_tab",
+                               on_change="rerun")
 with lab:
     layout.control_bar(runs, config, error, lang)
-    layout.replay_picker(lang)
     if layout.replaying():
         layout.replay_view(lang)
     else:
         layout.live_view(runs, lang)
-with concepts:
-    layout.concepts(lang)
+if sweep.open:
+    with sweep:
+        sweep_view.sweep_tab(lang)
+if concepts.open:
+    with concepts:
+        layout.concepts(lang)

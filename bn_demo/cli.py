@@ -4,6 +4,7 @@
     python -m bn_demo show run.json
     python -m bn_demo presets
     python -m bn_demo reproduce fig1 --steps 2000 --dataset digits --out /tmp/fig1
+    python -m bn_demo sweep --dataset digits --lrs 0.0001:10:6 --out sweep.json --csv sweep.csv
 
 Everything the CLI reports comes from the run record (bn_demo/record.py): the summary table, `--out`
 (the record itself) and `--csv` (record.to_csv). Every sentence it prints is in bn_demo/ui/strings.py,
@@ -89,6 +90,7 @@ def build_parser(with_reproduce: bool = False) -> Parser:
     show = sub.add_parser("show", help=t("cli_help_show"))
     show.add_argument("record", help=t("cli_help_record"))
     sub.add_parser("presets", help=t("cli_help_presets"))
+    add_sweep_parser(sub)
     reproduce = sub.add_parser("reproduce", help=t("cli_help_reproduce"))
     if with_reproduce:
         from . import reproduce as reproduce_module
@@ -109,6 +111,8 @@ def main(argv=None) -> int:
         from . import reproduce
 
         return reproduce.run_cli(args)
+    if args.command == "sweep":
+        return cmd_sweep(args)
     try:
         config = config_from_args(args)
     except ConfigError as exc:
@@ -167,6 +171,8 @@ def cmd_show(path: str) -> int:
     try:
         record = rec.loads(text)
     except rec.RecordError as exc:
+        if exc.code == "not_a_record" and b"bn-lab-sweep" in text:
+            return show_sweep(path, text)
         why = t(f"cli_record_{exc.code}", detail=shorten(exc.detail, 40), version=rec.RECORD_VERSION,
                 limit=rec.MAX_RECORD_BYTES // (1024 * 1024))
         print(t("cli_bad_record", path=shorten(path), why=why), file=sys.stderr)
@@ -349,6 +355,255 @@ def _fmt(value, pct=False) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"{100 * value:.2f}%" if pct else f"{value:.4f}"
+
+
+# -- sweep: the twins at each learning rate of a grid (bn_demo/sweep.py computes; this phrases) -----------
+
+SWEEP_LRS = "0.0001:10:6"  # six decades: SGD and Adam on digits each fail at the top, learn slowly at the bottom
+SWEEP_TARGET = 0.9
+PROGRESS_WIDTH = 79  # a run's line is padded to this width, so it covers the progress line it replaces
+
+
+def add_sweep_parser(sub) -> None:
+    """`sweep`: the training flags of `train` (one per RunConfig field) plus the grid's. Its specs are
+    parsed by bn_demo/sweep.py, imported only when a sweep is run."""
+    sweep = sub.add_parser("sweep", help=t("cli_help_sweep"))
+    add_config_flags(sweep)
+    sweep.add_argument("--lrs", type=_spec("parse_lrs"), default=SWEEP_LRS, help=t("cli_help_lrs", default=SWEEP_LRS))
+    sweep.add_argument("--seeds", type=_spec("parse_seeds"), help=t("cli_help_seeds"))
+    sweep.add_argument("--arms", type=_spec("parse_arms"), help=t("cli_help_arms"))
+    sweep.add_argument("--target", type=_target, default=SWEEP_TARGET, help=t("cli_help_target", default=SWEEP_TARGET))
+    sweep.add_argument("--out", help=t("cli_help_sweep_out"))
+    sweep.add_argument("--csv", help=t("cli_help_sweep_csv"))
+    sweep.add_argument("--quiet", action="store_true", help=t("cli_help_quiet"))
+
+
+def _spec(name):
+    def parse(text):
+        from . import sweep
+
+        try:
+            return getattr(sweep, name)(text)
+        except sweep.SweepError as exc:
+            facts = {k: ", ".join(v) if isinstance(v, tuple) else shorten(v) for k, v in exc.facts.items()}
+            raise argparse.ArgumentTypeError(t(f"cli_sweep_{exc.code}", **facts)) from None
+    parse.__name__ = name  # argparse names the type in its message
+    return parse
+
+
+def _target(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(t("cli_sweep_target", value=shorten(text)))
+    return value
+
+
+def sweep_config(args) -> tuple[RunConfig, tuple, tuple]:
+    """The sweep's base configuration, rates and seeds, every run's configuration checked before any
+    trains. The sweep reads no ICS: unless --ics-every is given, none is measured (it costs time)."""
+    from .config import MAX_STEPS
+
+    for flag, other, clash in (("--lr", "--lrs", args.lr is not None), ("--seed", "--seeds", args.seed is not None
+                                                                        and args.seeds is not None),
+                               ("--model", "--arms", args.model is not None and args.arms is not None)):
+        if clash:
+            raise SweepConflict(flag, other)
+    if args.arms is not None:
+        from .sweep import model_of
+
+        args.model = model_of(args.arms)
+    if args.ics_every is None:
+        args.ics_every = MAX_STEPS
+    config = config_from_args(args)
+    seeds = args.seeds or (config.seed,)
+    for lr in args.lrs:
+        for seed in seeds:
+            config.replace(lr=lr, seed=seed).validate()
+    return config, args.lrs, seeds
+
+
+class SweepConflict(Exception):
+    def __init__(self, flag: str, other: str):
+        self.flag, self.other = flag, other
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+
+    try:
+        config, lrs, seeds = sweep_config(args)
+    except ConfigError as exc:
+        print(t("cli_error", message=config_problem(exc)), file=sys.stderr)
+        return 2
+    except SweepConflict as exc:
+        print(t("cli_error", message=t("cli_sweep_conflict", flag=exc.flag, other=exc.other)), file=sys.stderr)
+        return 2
+    for flag, path in (("--out", args.out), ("--csv", args.csv)):
+        problem = path and unwritable(path)
+        if problem:
+            print(t("cli_unwritable", flag=flag, path=shorten(path), why=problem), file=sys.stderr)
+            return 2
+    logging.getLogger("bn_demo.data").setLevel(logging.ERROR)
+
+    def on_progress(index, total, lr, seed, runner):
+        p = runner.progress()
+        line = t("cli_sweep_progress", index=index + 1, total=total, lr=_lr(lr), seed=seed, step=f"{p['step']:,}",
+                 steps=_step(p["total_steps"] or None))
+        sys.stderr.write(f"\r{line:<{PROGRESS_WIDTH}}")
+        sys.stderr.flush()
+
+    def on_run(index, total, entry):
+        outcomes = ", ".join(_arm_outcome(name, arm) for name, arm in entry["arms"].items())
+        line = t("cli_sweep_run", index=index + 1, total=total, lr=_lr(entry["lr"]), seed=entry["seed"],
+                 outcomes=outcomes or t(f"status_{entry['status']}"), seconds=f"{entry['seconds']:.1f}")
+        sys.stderr.write(f"\r{line:<{PROGRESS_WIDTH}}\n")
+        sys.stderr.flush()
+
+    quiet = args.quiet
+    doc = sweep.run_sweep(config, lrs, seeds, target=args.target, data_dir=args.data_dir,
+                          probes_on=not args.no_probes, on_run=None if quiet else on_run,
+                          on_progress=None if quiet else on_progress)
+    if doc.get("failure") is not None:
+        code = report_failure(doc["failure"], args.data_dir)
+        if not doc["runs"]:
+            return code
+    print(sweep_table(doc))
+    saved = True
+    if args.out:
+        saved &= save(args.out, lambda path: sweep.write_json(path, doc), ".json")
+    if args.csv:
+        saved &= save(args.csv, lambda path: sweep.write_csv(path, doc), ".csv")
+    return 0 if saved and doc["complete"] else 1
+
+
+def show_sweep(path: str, text: bytes) -> int:
+    from . import sweep
+
+    try:
+        doc = sweep.loads(text)
+    except sweep.SweepError as exc:
+        key = {"wrong_version": "cli_record_wrong_version", "not_json": "cli_record_not_json"}.get(
+            exc.code, "cli_record_bad_field")
+        why = t(key, detail=shorten(exc.facts.get("version") or exc.facts.get("field") or "", 40),
+                version=sweep.SWEEP_VERSION)
+        print(t("cli_bad_record", path=shorten(path), why=why), file=sys.stderr)
+        return 2
+    print(sweep_table(doc))
+    return 0
+
+
+def _lr(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _arm_outcome(name: str, arm: dict) -> str:
+    word = outcome_word(arm["outcome"])
+    if arm["outcome_step"] is None:
+        return t("cli_sweep_arm_outcome", twin=strings.twin_label(name, LANG), outcome=word)
+    return t("cli_sweep_arm_outcome_at", twin=strings.twin_label(name, LANG), outcome=word,
+             step=strings.number(arm["outcome_step"]))
+
+
+def _table(heads: list[str], rows: list[list[str]], left: int = 2) -> list[str]:
+    """Columns padded to their widest cell: the first `left` left-aligned, the rest right-aligned."""
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    return ["  ".join(f"{c:<{w}}" if i < left else f"{c:>{w}}" for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            for row in [heads, *rows]]
+
+
+def sweep_table(doc: dict) -> str:
+    """The sweep at a glance: per rate and arm its outcome and steps to the target (over seeds: mean ± sd
+    and how many reached it); then the highest rate each arm tolerates; then the arms at the same rate."""
+    summary, target = doc["summary"], doc["target"]
+    pct = f"{100 * target:g}%"
+    many = len(doc["seeds"]) > 1
+    lines = []
+    ds = doc.get("dataset")
+    if ds:
+        lines.append(t("cli_dataset_line", train=strings.split_label(ds, "train", LANG),
+                       test=strings.split_label(ds, "test", LANG)))
+    runs = doc["runs"]
+    steps = runs[0]["total_steps"] if runs else None
+    lines.append(t("cli_sweep_line", device=doc.get("device") or "—", runs=len(runs), lrs=len(doc["lrs"]),
+                   seeds=len(doc["seeds"]), steps=_step(steps), seconds=f"{doc['seconds']:.1f}"))
+    if not doc["complete"]:
+        lines.append(t("cli_sweep_incomplete", done=len(runs), total=len(doc["lrs"]) * len(doc["seeds"])))
+    heads = [t("cli_col_lr"), t("cli_col_twin"), t("cli_col_outcome"), t("cli_col_at_step"),
+             t("cli_sweep_col_steps", target=pct), *([t("cli_sweep_col_reached")] if many else []),
+             t("cli_sweep_col_final_acc")]
+    rows = []
+    for c in summary["cells"]:
+        if not c["runs"]:
+            continue
+        rows.append([_lr(c["lr"]), strings.twin_label(c["arm"], LANG), _cell_outcome(c), _step(c["first_failure_step"]),
+                     _mean_sd(c["steps_to_target_mean"], c["steps_to_target_sd"]),
+                     *([f"{c['reached']}/{c['runs']}"] if many else []),
+                     _mean_sd(c["final_test_acc_mean"], c["final_test_acc_sd"], pct=True)])
+    lines += ["", *_table(heads, rows, left=3)]
+    lines += ["", t("cli_sweep_tolerance", low=_lr(min(doc["lrs"])), high=_lr(max(doc["lrs"])))]
+    heads = [t("cli_col_twin"), t("cli_sweep_col_highest_target", target=pct), t("cli_sweep_col_highest_trained"),
+             t("cli_sweep_col_fastest", target=pct)]
+    rows = []
+    for arm, tol in summary["tolerance"].items():
+        fastest = "—" if tol["fastest_lr"] is None else t(
+            "cli_sweep_fastest", lr=_lr(tol["fastest_lr"]), steps=_step(round(tol["fastest_steps"])))
+        rows.append([strings.twin_label(arm, LANG),
+                     _highest(tol["highest_lr_reaching_target"], tol["reaching_at_grid_top"]),
+                     _highest(tol["highest_lr_without_failure"], tol["without_failure_at_grid_top"]), fastest])
+    lines += _table(heads, rows, left=1)
+    reference = summary["reference"]
+    for arm, tol in summary["tolerance"].items():
+        if reference and arm != reference:
+            lines.append(t("cli_sweep_ratio", twin=strings.twin_label(arm, LANG),
+                           reference=strings.twin_label(reference, LANG), target=pct,
+                           reaching=_ratio(tol["lr_ratio_reaching_target"]),
+                           trained=_ratio(tol["lr_ratio_without_failure"])))
+    if reference:
+        lines += ["", t("cli_sweep_same_rate", target=pct)]
+        ref = strings.twin_label(reference, LANG)
+        heads = [t("cli_col_lr"), t("cli_col_twin"), t("cli_sweep_col_steps", target=pct),
+                 t("cli_sweep_col_ref_steps", reference=ref), t("cli_sweep_col_saved"), t("cli_sweep_col_final_acc"),
+                 t("cli_sweep_col_ref_acc", reference=ref), t("cli_sweep_col_gain")]
+        rows = [[_lr(s["lr"]), strings.twin_label(s["arm"], LANG), _mean_sd(s["steps"], None),
+                 _mean_sd(s["reference_steps"], None),
+                 t("cli_sweep_saved", steps=f"{s['steps_saved']:+,.0f}", speedup=_ratio(s["speedup"])),
+                 _fmt(s["final_test_acc"], pct=True), _fmt(s["reference_final_test_acc"], pct=True),
+                 t("points", value=f"{100 * s['acc_gain']:+.2f}") if s["acc_gain"] is not None else "—"]
+                for s in summary["same_rate"]]
+        lines += _table(heads, rows) if rows else [t("cli_sweep_same_rate_none", target=pct)]
+    eval_every = runs[0]["cadence"]["eval_every"] if runs and runs[0].get("cadence") else None
+    lines += ["", t("cli_sweep_footnote", target=pct, eval_every=_step(eval_every))]
+    return "\n".join(lines)
+
+
+def _cell_outcome(c: dict) -> str:
+    """The outcome shared by every seed, else each outcome that happened with its count."""
+    counts = {code: n for code, n in c["outcomes"].items() if n}
+    if len(counts) == 1:
+        return outcome_word(next(iter(counts)))
+    return ", ".join(t("cli_sweep_outcome_count", outcome=outcome_word(code), count=n, runs=c["runs"])
+                     for code, n in counts.items())
+
+
+def _mean_sd(mean, sd, pct=False) -> str:
+    if mean is None:
+        return "—"
+    if sd is None:
+        return _fmt(mean, pct=True) if pct else f"{mean:,.0f}"
+    return f"{100 * mean:.2f} ± {100 * sd:.2f}%" if pct else f"{mean:,.0f} ± {sd:,.0f}"
+
+
+def _highest(lr, at_top: bool) -> str:
+    if lr is None:
+        return "—"
+    return f"≥ {_lr(lr)}" if at_top else _lr(lr)
+
+
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3g}×"
 
 
 if __name__ == "__main__":

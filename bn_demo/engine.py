@@ -61,7 +61,7 @@ class Twin:
         self.train = BoundedSeries(DEFAULT_CAP)  # (step, loss, acc)
         self.evals = BoundedSeries(DEFAULT_CAP)  # (step, epoch, loss, acc, acc_batch_stats)
         self.probes = BoundedSeries(PROBE_CAP)  # dict records
-        self.ics = BoundedSeries(DEFAULT_CAP)  # (step, l2 per layer, cos per layer)
+        self.ics = BoundedSeries(DEFAULT_CAP)  # (step, l2, cos, rel: one value per layer each)
         self.gallery = None  # (step, predicted labels of the gallery images) from the latest evaluation
 
     @property
@@ -89,6 +89,8 @@ class Experiment:
             cadence["probe_every"], cadence["ics_every"], cadence["eval_every"])
         self.step = 0
         self.version = 0  # bumped on every write: a view can skip redrawing an unchanged record
+        self.lr = config.lr  # every twin's learning rate now (set_lr changes it during a run)
+        self.events: list[dict] = []  # the record's `events`: what happened to the whole run at a step
 
         # The batch stream: one generator on the CPU, one permutation per epoch, shared by the twins.
         self._batch_generator = torch.Generator().manual_seed(config.seed)
@@ -148,6 +150,19 @@ class Experiment:
             self.evaluate()
         if self.step >= self.total_steps:
             self._finish("finished")
+
+    def set_lr(self, lr: float) -> None:
+        """Train every twin with learning rate `lr` from the next step on, noted as an "lr" event at
+        that step. Called between steps by the training thread, so the twins change before the same one."""
+        if lr == self.lr:
+            return
+        for twin in self.twins.values():
+            for group in twin.optimizer.param_groups:
+                group["lr"] = lr
+        with self.lock:
+            self.events.append({"step": self.step + 1, "kind": "lr", "lr": lr, "previous": self.lr})
+            self.lr = lr
+            self.version += 1
 
     def _step_twin(self, twin: Twin, x, y, measure_ics: bool) -> None:
         model, opt = twin.model, twin.optimizer
@@ -260,10 +275,11 @@ class Experiment:
 
     def _measure_ics(self, twin: Twin, x, y, before: dict, grads: dict) -> None:
         """Santurkar et al. (2018) Def. 2.1 for every layer i ≥ 2: G = ∇W_i L at the step's start;
-        G′ = ∇W_i L with layers 1…i−1 already updated on the same batch, i…k not yet."""
+        G′ = ∇W_i L with layers 1…i−1 already updated on the same batch, i…k not yet. Recorded per
+        layer: l2 = ‖G − G′‖, cos = cos(G, G′) and rel = ‖G − G′‖ / ‖G‖ (NaN where G = 0)."""
         model = twin.model
         after = {k: p.detach() for k, p in model.named_parameters()}
-        l2, cos = [], []
+        l2, cos, rel = [], [], []
         for i in range(1, len(model.linears)):  # a forward and backward pass per layer: stop between them
             self._check_stop()
             params = {}
@@ -278,8 +294,10 @@ class Experiment:
             g = grads[weight_name]
             l2.append(float((g - g_prime).norm()))
             cos.append(probes.cosine(g, g_prime))
+            g_norm = float(g.norm())
+            rel.append(l2[-1] / g_norm if g_norm > 0 else math.nan)
         with self.lock:
-            twin.ics.add((self.step, l2, cos))
+            twin.ics.add((self.step, l2, cos, rel))
             self.version += 1
 
     @torch.no_grad()
@@ -342,6 +360,7 @@ class Experiment:
             }
             step, version = self.step, self.version
             edges = dict(self.edges)
+            events = [dict(event) for event in self.events]
         return {
             "progress": {"step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
                          "fraction": step / self.total_steps},
@@ -351,6 +370,7 @@ class Experiment:
             "probe": {"size": int(self.probe_x.shape[0]), "percentile_ranks": list(probes.TB_PERCENTILES),
                       "paper_ranks": list(probes.PAPER_PERCENTILES)},
             "gallery": {"images": self.gallery_images, "labels": self.gallery_labels},
+            "events": events,
             "twins": {name: rec.twin_record(r, edges, self.n_layers, self.config.hidden[-1])
                       for name, r in raw.items()},
         }

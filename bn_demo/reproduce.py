@@ -30,7 +30,6 @@ from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
 PAPER_STEPS = 50_000  # §4.1
 ACCURACY_AT = (1_000, 5_000, 10_000, 50_000)
-SETTLE_STEPS = 1_000  # drift is measured after this: the first steps move every net a lot
 # Fractions of the run; 0 = the initial weights. 2% and 10% catch the nets while they still learn: on
 # MNIST's 8,000 training images both have nearly zero training loss long before 25%.
 LANDSCAPE_AT = (0.0, 0.02, 0.1, 0.25, 0.5, 1.0)
@@ -42,7 +41,6 @@ LANDSCAPE_SEED_OFFSET = 104_729  # own generator, like the probe batch: costs th
 TWIN_TITLES = {"bn": "with BN", "plain": "without BN"}
 COLORS = {"bn": "#1f77b4", "plain": "#d62728"}
 FIGURES = ("fig1", "santurkar", "all")  # all: one training run, both figures
-SIGNED = ("median_shift", "relative_median_shift", "spread_change")
 
 
 def paper_config(steps: int = PAPER_STEPS, dataset: str = "mnist", **overrides) -> RunConfig:
@@ -153,55 +151,55 @@ def landscape(model, x, y, etas) -> dict:
     }
 
 
-def band_drift(steps, band, settle: int = SETTLE_STEPS) -> dict:
-    """How far a {15, 50, 85} percentile band moves after `settle` steps, in absolute terms and
-    relative to its own 15–85 spread at that step (so nets of different scale compare).
+def band_drift(band) -> dict:
+    """How far a {15, 50, 85} percentile band has moved from its first probe (step 0, before any
+    update), at every probe: absolute numbers from the net's own start, so no twin is the other's
+    reference, and a value at a step does not depend on how often the band was sampled before it.
 
-    band: (probes, 3) or (probes, units, 3). Returns per-unit arrays when units are given.
-    median_travel: total path of the median, Σ|Δp50|; median_shift: net p50(end) − p50(start);
-    spread_change: spread(end) / spread(start) − 1."""
-    steps, band = np.asarray(steps), np.asarray(band, dtype=np.float64)
-    start = int(np.searchsorted(steps, min(settle, steps[-1])))
-    band = band[start:]
+    band: (probes, 3) or (probes, units, 3); every series has the band's leading shape without the 3.
+    median_shift = p50(t) − p50(0); spread_ratio = (p85 − p15)(t) / (p85 − p15)(0) (NaN for a zero spread)."""
+    band = np.asarray(band, dtype=np.float64)
     median, spread = band[..., 1], band[..., 2] - band[..., 0]
-    spread0 = spread[0]
-    travel = np.abs(np.diff(median, axis=0)).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "from_step": int(steps[start]),
-            "to_step": int(steps[-1]),
-            "median_start": median[0],
-            "median_end": median[-1],
-            "spread_start": spread0,
-            "spread_end": spread[-1],
-            "median_travel": travel,
-            "median_shift": median[-1] - median[0],
-            "relative_median_travel": travel / spread0,
-            "relative_median_shift": (median[-1] - median[0]) / spread0,
-            "spread_change": spread[-1] / spread0 - 1.0,
-        }
+        ratio = np.where(spread[0] > 0, spread / spread[0], np.nan)
+    return {"median": median, "spread": spread, "median_shift": median - median[0], "spread_ratio": ratio}
 
 
-def typical_unit(steps, unit_band, settle: int = SETTLE_STEPS) -> int:
-    """The unit whose relative median travel is the median over all units: 'one typical unit'."""
-    travel = band_drift(steps, unit_band, settle)["relative_median_travel"]
-    order = np.argsort(np.nan_to_num(travel, nan=np.inf), kind="stable")
-    return int(order[len(order) // 2])
+def typical_unit(unit_bands: dict) -> int:
+    """'One typical unit' of the layer, chosen the same way for every twin: rank the units by the size of
+    their net median shift at the last probe within each twin; the typical unit is the one nearest the
+    middle rank in the twin where it is furthest from it (ties: the lower index). unit_bands: twin →
+    (probes, units, 3)."""
+    distances = []
+    for band in unit_bands.values():
+        shift = np.abs(band_drift(band)["median_shift"][-1])
+        ranks = np.argsort(np.argsort(np.nan_to_num(shift, nan=np.inf), kind="stable"), kind="stable")
+        distances.append(np.abs(ranks - (len(ranks) - 1) / 2))
+    return int(np.argmin(np.max(distances, axis=0)))
 
 
-def fig1_measures(result: dict, settle: int = SETTLE_STEPS, accuracy_at=ACCURACY_AT) -> dict:
+def _at_steps(steps, wanted) -> list[int]:
+    """Indices of the probes at `wanted` steps (the last probe at or before each), in order, no repeats."""
+    steps = np.asarray(steps)
+    found = [int(np.searchsorted(steps, s, side="right")) - 1 for s in wanted if s >= steps[0]]
+    return sorted({i for i in found if i >= 0} | ({len(steps) - 1} if len(steps) else set()))
+
+
+def fig1_measures(result: dict, accuracy_at=ACCURACY_AT) -> dict:
     """Plain-data numbers and series behind Fig. 1: accuracy curves, the typical unit's band for each
-    twin, and drift of that unit and the median drift over all units of the last hidden layer."""
-    twins = result["record"]["twins"]
-    settle = min(settle, max(1, result["record"]["progress"]["step"] // 10))
-    probes = {n: t["probes"] for n, t in twins.items()}
-    ref = "plain" if "plain" in probes else next(iter(probes))
-    unit = typical_unit(probes[ref]["step"], probes[ref]["unit_percentiles"], settle)
-    out = {"unit": unit, "settle_step": settle, "twins": {}}
+    twin, and how far the last hidden layer's input to the nonlinearity moved from step 0: per unit
+    (band_drift: the typical unit, and medians over units) and for the whole layer (record.drift_series:
+    net median shift, spread ratio, W1 to the step-0 histogram) at the accuracy steps and the end."""
+    record = result["record"]
+    twins = record["twins"]
+    layer = record["n_layers"] - 1
+    unit = typical_unit({n: t["probes"]["unit_percentiles"] for n, t in twins.items()})
+    out = {"unit": unit, "layer": layer, "twins": {}}
     for name, t in twins.items():
         steps, bands = t["probes"]["step"], t["probes"]["unit_percentiles"]
-        all_units = band_drift(steps, bands, settle)
-        one = band_drift(steps, bands[:, unit], settle)
+        units = band_drift(bands)
+        one = band_drift(bands[:, unit])
+        layer_series = rec.drift_series(record, name, layer)
         evals = t["eval"]
         acc = {}
         for s in accuracy_at:
@@ -213,12 +211,20 @@ def fig1_measures(result: dict, settle: int = SETTLE_STEPS, accuracy_at=ACCURACY
             "accuracy_at": acc,
             "final_accuracy": float(evals["acc"][-1]) if len(evals["acc"]) else math.nan,
             "final_step": int(evals["step"][-1]) if len(evals["step"]) else 0,
-            "unit_drift": {k: _plain(v) for k, v in one.items()},
-            # signed quantities would cancel across units: their medians are of magnitudes
-            "median_over_units": {k: float(np.nanmedian(np.abs(v) if k in SIGNED else v)) if np.ndim(v)
-                                  else _plain(v) for k, v in all_units.items()},
-            "series": {"eval_step": evals["step"], "acc": evals["acc"],
-                       "probe_step": steps, "band": bands[:, unit]},
+            "kind": layer_series["kind"] if layer_series else rec.nonlinearity_input_kind(record, name),
+            "from_step": int(steps[0]),
+            "unit_drift": {"median_start": float(one["median"][0]), "median_end": float(one["median"][-1]),
+                           "median_shift": float(one["median_shift"][-1]),
+                           "spread_start": float(one["spread"][0]), "spread_end": float(one["spread"][-1]),
+                           "spread_ratio": float(one["spread_ratio"][-1])},
+            # a signed shift would cancel across units: its median is of magnitudes
+            "median_over_units": {"abs_median_shift": float(np.nanmedian(np.abs(units["median_shift"][-1]))),
+                                  "spread_ratio": float(np.nanmedian(units["spread_ratio"][-1]))},
+            "layer_drift": [{"step": int(layer_series["step"][i]),
+                             **{k: float(layer_series[k][i]) for k in (*rec.DRIFT_METRICS, "outside")}}
+                            for i in _at_steps(layer_series["step"], accuracy_at)] if layer_series else [],
+            "series": {"eval_step": evals["step"], "acc": evals["acc"], "probe_step": steps, "band": bands[:, unit],
+                       **({k: layer_series[k] for k in rec.DRIFT_METRICS} if layer_series else {})},
         }
     return out
 
@@ -227,12 +233,14 @@ def santurkar_measures(result: dict) -> dict:
     """Plain data for Santurkar et al.: ICS per layer over training (as the engine records it) and
     the landscape records, with per-layer medians as summary numbers."""
     record = result["record"]
-    out = {"layers": layer_labels(record["n_layers"], "en", output=True)[1:], "etas": result["etas"], "twins": {}}
+    out = {"layers": layer_labels(record["n_layers"], "en", output=True)[1:], "etas": result["etas"], "twins": {},
+           "comparison": rec.ics_comparison(record)}  # overall and per phase (learning / memorised)
     for name, t in record["twins"].items():
         ics = t["ics"]
         out["twins"][name] = {
-            "ics": {"step": ics["step"], "l2": ics["l2"], "cos": ics["cos"]},
-            "ics_median": {"l2": _nanmedian_cols(ics["l2"]), "cos": _nanmedian_cols(ics["cos"])},
+            "ics": {"step": ics["step"], **{k: ics[k] for k in rec.ICS_KEYS if k in ics}},
+            "ics_median": {k: _nanmedian_cols(ics[k]) for k in rec.ICS_KEYS if k in ics},
+            "memorised_from": rec.memorised_from(t),
             "landscape": result["landscape"].get(name, []),
             "final_accuracy": float(t["eval"]["acc"][-1]) if len(t["eval"]["acc"]) else math.nan,
         }
@@ -398,20 +406,33 @@ def fig1_table(result: dict, measures: dict) -> str:
         lines.append(f"| step {s:,} | " + " | ".join(_pct(twins[n]["accuracy_at"].get(s)) for n in names) + " |")
     lines.append(f"| final (step {twins[names[0]]['final_step']:,}) | "
                  + " | ".join(_pct(twins[n]["final_accuracy"]) for n in names) + " |")
-    lines += ["", f"Drift of the {{15, 50, 85}}th-percentile band of the last hidden layer's sigmoid input, "
-              f"from step {measures['settle_step']:,} to the end (probe batch of the training split; "
-              f"relative = divided by the 15–85 spread at step {measures['settle_step']:,}). "
-              f"Typical unit = #{measures['unit'] + 1}, the unit of median drift in the plain net.", "",
-              "| twin | what | median start → end | median travel (abs / rel) | net median shift (rel) "
-              "| 15–85 spread start → end | spread change |",
-              "|---|---|---|---|---|---|---|"]
+    probe = result["record"].get("probe") or {}
+    lines += ["", f"Drift of the last hidden layer's sigmoid input (with BN: the BN output γx̂+β; without: the "
+              f"Linear output) from step 0, before any update, on the fixed probe batch ({probe.get('size', '?')} "
+              f"training images, train mode). Each twin is compared with itself at step 0, so neither is the "
+              f"reference and no number depends on how often the probes sampled: net median shift = "
+              f"p50(t) − p50(0); spread ratio = (p85 − p15)(t) / (p85 − p15)(0); W1 = Wasserstein-1 distance "
+              f"between the layer's histogram at t and at step 0 on the run's fixed bins (mass uniform within "
+              f"a bin; values outside the bins count at the nearest edge, so W1 is then a lower bound: their "
+              f"share is shown). All units of the layer pooled:", "",
+              "| twin | step | net median shift | spread ratio | W1 to step 0 | outside the bins |",
+              "|---|---:|---:|---:|---:|---:|"]
     for n in names:
-        for label, d in (("typical unit", twins[n]["unit_drift"]), ("median over units", twins[n]["median_over_units"])):
-            lines.append(
-                f"| {TWIN_TITLES[n]} | {label} | {_num(d['median_start'])} → {_num(d['median_end'])} "
-                f"| {_num(d['median_travel'])} / {_num(d['relative_median_travel'])} "
-                f"| {_num(d['relative_median_shift'])} "
-                f"| {_num(d['spread_start'])} → {_num(d['spread_end'])} | {100 * d['spread_change']:+.0f}% |")
+        for d in twins[n]["layer_drift"]:
+            lines.append(f"| {TWIN_TITLES[n]} | {d['step']:,} | {_num(d['median_shift'])} | {_num(d['spread_ratio'])} "
+                         f"| {_num(d['w1'])} | {_pct(d['outside'])} |")
+    lines += ["", f"Per unit (each unit's own 15–50–85 band over the probe batch). Typical unit = "
+              f"#{measures['unit'] + 1}, the unit nearest the middle of both twins' rankings by the size of "
+              f"the net median shift; the median over units is of the shift's size.", "",
+              "| twin | what | p50 step 0 → end | net median shift | 15–85 spread step 0 → end | spread ratio |",
+              "|---|---|---|---:|---|---:|"]
+    for n in names:
+        u, m = twins[n]["unit_drift"], twins[n]["median_over_units"]
+        lines.append(f"| {TWIN_TITLES[n]} | typical unit | {_num(u['median_start'])} → {_num(u['median_end'])} "
+                     f"| {_num(u['median_shift'])} | {_num(u['spread_start'])} → {_num(u['spread_end'])} "
+                     f"| {_num(u['spread_ratio'])} |")
+        lines.append(f"| {TWIN_TITLES[n]} | median over units | | {_num(m['abs_median_shift'])} (size) | "
+                     f"| {_num(m['spread_ratio'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -422,15 +443,17 @@ def santurkar_table(result: dict, measures: dict) -> str:
     ics_steps = next(iter(twins.values()))["ics"]["step"]
     lines += [f"Internal covariate shift (Def. 2.1), median over {len(ics_steps)} measurements"
               + (f" (steps {ics_steps[0]:,}–{ics_steps[-1]:,})" if len(ics_steps) else "")
-              + "; G, G′ on the training batch of that step:", "",
-              "| layer | " + " | ".join(f"‖G−G′‖ {TWIN_TITLES[n]} | cos {TWIN_TITLES[n]}" for n in names) + " |",
-              "|---|" + "---:|---:|" * len(names)]
+              + "; G, G′ on the training batch of that step; relative = ‖G−G′‖ / ‖G‖:", "",
+              "| layer | " + " | ".join(f"‖G−G′‖ {TWIN_TITLES[n]} | relative {TWIN_TITLES[n]} | cos {TWIN_TITLES[n]}"
+                                      for n in names) + " |",
+              "|---|" + "---:|---:|---:|" * len(names)]
     for i, layer in enumerate(measures["layers"]):
         cells = []
         for n in names:
             m = twins[n]["ics_median"]
-            cells += [_num(m["l2"][i] if m["l2"] else math.nan), _num(m["cos"][i] if m["cos"] else math.nan)]
+            cells += [_num(m[k][i] if m.get(k) else math.nan) for k in ("l2", "rel", "cos")]
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    lines += ["", *ics_phase_lines(measures, names)]
     lines += ["", f"Landscape along −g (all parameters, {LANDSCAPE_GROUPS} fixed training mini-batches, BN batch "
               f"statistics per mini-batch), η = lr × {{{', '.join(f'{m:g}' for m in ETA_MULTIPLES)}}}:", "",
               "| twin | step | loss L(w) | ‖g‖ | loss variation (max−min over η) "
@@ -448,6 +471,40 @@ def santurkar_table(result: dict, measures: dict) -> str:
     for n in names:
         lines.append(f"| {TWIN_TITLES[n]} | {_pct(twins[n]['final_accuracy'])} |")
     return "\n".join(lines) + "\n"
+
+
+def ics_phase_lines(measures: dict, names: list[str]) -> list[str]:
+    """The ICS medians over all layers, overall and per phase, with the bn / plain ratios."""
+    c = measures.get("comparison")
+    if not c or len(names) < 2:
+        return []
+
+    def starts(n):
+        step = c["memorised_from"][n]
+        return f"{TWIN_TITLES[n]} from step {step:,}" if step is not None else f"{TWIN_TITLES[n]} never"
+
+    lines = [f"Per phase. A net has memorised its training set from the first step after which its training-batch "
+             f"accuracy, averaged over the last {c['window']:,} steps ({rec.MEMORISED_WINDOW} or, in a long run's "
+             f"thinned history, {rec.MEMORISED_MIN_BATCHES} recorded batches), stays ≥ {c['threshold']:.0%}; "
+             f"before that it is learning. Each net is split on "
+             f"its own accuracy ({', '.join(starts(n) for n in names)}). Medians over every layer and measurement; "
+             f"ratio = with BN / without BN:", "",
+             "| phase | measurements (with / without BN) | ‖G−G′‖ with / without BN | ratio "
+             "| relative with / without BN | ratio |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [("all", {"abs": {k: c[k] for k in ("bn", "plain", "ratio")}, "rel": c["rel"]},
+             [len(measures["twins"][n]["ics"]["step"]) for n in names])]
+    rows += [(p, c["phases"][p], [c["counts"][n][p] for n in names]) for p in rec.PHASES]
+    for label, summary, counts in rows:
+        cells = [" / ".join(str(k) for k in counts)]
+        for key in ("abs", "rel"):
+            v = summary[key]
+            cells += [f"{_num(_finite(v['bn']))} / {_num(_finite(v['plain']))}", _num(_finite(v["ratio"]))]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _finite(v) -> float:
+    return math.nan if v is None else v
 
 
 # -- command line ---------------------------------------------------------------------------------------

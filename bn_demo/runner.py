@@ -9,6 +9,10 @@ or ICS pass, and then ends its thread.
 A run may carry a Budget (the classroom server gives every run one, the CLI none): past its training
 time or its work it stops with `stop_reason` "budget". With a SlotPool, a run paused for longer than
 its `pause_grace` gives its slot back and queues for one again on Resume.
+
+Live controls (issue #10): `set_lr`, `step` and `set_pause_at` only note what is asked for; the worker
+applies it between two steps, so both twins change their learning rate before the same step and a
+stepped or pause-at run stops after exactly the step asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import record as rec
-from .config import ConfigError, RunConfig
+from .config import MAX_STEPS, ConfigError, RunConfig
 from .data import Dataset, DataUnavailable
 
 if TYPE_CHECKING:
@@ -53,6 +57,19 @@ ENDED = rec.ENDED
 ACTIVE = ("queued", "running", "paused")
 log = logging.getLogger(__name__)
 _run_ids = itertools.count(1)
+
+
+def checked_lr(config: RunConfig, lr) -> float:
+    """`lr` as a run's new learning rate, or ConfigError: RunConfig's own rule for lr decides."""
+    config.replace(lr=lr).validate()
+    return float(lr)
+
+
+def checked_steps(name: str, value) -> int:
+    """A count of steps or a step number a live control asks for (1 … MAX_STEPS), or ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STEPS:
+        raise ConfigError(name, value, "integer_range", low=1, high=MAX_STEPS)
+    return value
 
 
 class StopRequested(Exception):
@@ -171,6 +188,11 @@ class Runner:
         self.step_limit: int | None = None  # the work budget in steps, once the networks exist
         self.gave_slot_back = False  # paused past the grace period: the slot went to others
         self.train_seconds = 0.0
+        # Live controls, asked for from any thread under self._lock and applied by the worker between steps.
+        self.pause_at: int | None = None  # pause by itself once this many steps are trained (then cleared)
+        self._lr_wanted: float | None = None  # a learning rate asked for and not yet applied
+        self._steps_wanted = 0  # steps a step() call asked for and the worker has not begun
+        self._step_until: int | None = None  # where those steps end: the run pauses there again
         self._samples_per_second = 0.0  # smoothed over the completed rate windows
         self._window = (time.perf_counter(), 0)  # (start, samples) of the window being measured
         self._slot_seconds = 0.0  # time holding a slot, up to _slot_since (the wall-time budget)
@@ -194,13 +216,43 @@ class Runner:
             if self.status == "running":
                 self._running.clear()
                 self.status = "paused"
+                self._steps_wanted, self._step_until = 0, None  # a pause ends a step() call: Resume runs on freely
 
     def resume(self) -> None:
         with self._lock:
+            self._resume()
+
+    def _resume(self) -> None:  # under self._lock
+        if self.status == "paused":
+            # A run that gave its slot back waits in the queue again; its worker takes a slot in turn.
+            self.status = "queued" if self.slots is not None and not self._holding else "running"
+        self._running.set()
+
+    def set_lr(self, lr: float) -> None:
+        """Train both twins with learning rate `lr` from the next step on; the run record notes it as an
+        "lr" event at that step. A bad value raises ConfigError (RunConfig's rule for lr); a run that
+        has ended ignores the call. Of several changes asked for between two steps the last one counts."""
+        lr = checked_lr(self.config, lr)
+        with self._lock:
+            if self.status in ACTIVE:
+                self._lr_wanted = lr
+
+    def step(self, steps: int = 1) -> None:
+        """While paused: train exactly `steps` more steps, then pause again (status "running" meanwhile).
+        Otherwise nothing. A count outside 1 … MAX_STEPS raises ConfigError."""
+        steps = checked_steps("steps", steps)
+        with self._lock:
             if self.status == "paused":
-                # A run that gave its slot back waits in the queue again; its worker takes a slot in turn.
-                self.status = "queued" if self.slots is not None and not self._holding else "running"
-            self._running.set()
+                self._steps_wanted = steps
+                self._resume()
+
+    def set_pause_at(self, step: int | None) -> None:
+        """Pause by itself once `step` steps are trained (exactly there); None cancels. A step the run
+        has already passed is dropped. A step outside 1 … MAX_STEPS raises ConfigError."""
+        step = None if step is None else checked_steps("pause_at", step)
+        with self._lock:
+            if self.status in ACTIVE:
+                self.pause_at = step
 
     def stop(self, reason: str = "user") -> None:
         """End the run now as every caller sees it: status "stopped", its slot returned to the pool.
@@ -374,8 +426,10 @@ class Runner:
                 self.budget_hit = "work"
                 self.stop("budget")
                 raise StopRequested
+            self._apply_controls(exp)
             t0 = time.perf_counter()
             exp.train_step()
+            self._pause_if_due(exp)
             if pace_interval:
                 self._stop.wait(max(0.0, pace_interval - (time.perf_counter() - t0)))
             now = time.perf_counter()
@@ -389,6 +443,30 @@ class Runner:
             self._window = (start, samples)
         statuses = [t.status for t in exp.twins.values()]
         self._end("diverged" if all(s == "diverged" for s in statuses) else "finished")
+
+    def _apply_controls(self, exp: Experiment) -> None:
+        """Just before a step: what the live controls asked for since the last one."""
+        with self._lock:
+            lr, self._lr_wanted = self._lr_wanted, None
+            if self._steps_wanted:  # counted from here: a step under way when step() was called is not one of them
+                self._step_until, self._steps_wanted = exp.step + self._steps_wanted, 0
+            if self.pause_at is not None and self.pause_at <= exp.step:
+                self.pause_at = None  # asked for a step already trained: it can never be reached
+        if lr is not None:
+            exp.set_lr(lr)
+
+    def _pause_if_due(self, exp: Experiment) -> None:
+        """Right after a step: pause where a step() call or the pause-at step ends (not at the last step:
+        the run finishes there)."""
+        with self._lock:
+            if exp.step not in (self._step_until, self.pause_at):
+                return
+            if exp.step == self.pause_at:
+                self.pause_at = None
+            self._step_until = None  # reaching the pause-at step ends a step() call too
+            if self.status == "running" and not exp.done:
+                self._running.clear()
+                self.status = "paused"
 
     def _wait_while_paused(self) -> None:
         """Hold still while paused. Past the grace period the slot goes back to the pool, so one
@@ -450,7 +528,16 @@ class Runner:
             "eta_seconds": remaining if self.status == "running" else None,
             "train_seconds": self.train_seconds,
             "queue_position": position,
+            "lr": self._current_lr(),
+            "pause_at": self.pause_at,
         }
+
+    def _current_lr(self) -> float:
+        """The learning rate the run's next step trains with (a change asked for included)."""
+        with self._lock:
+            wanted = self._lr_wanted
+        exp = self.experiment
+        return wanted if wanted is not None else exp.lr if exp is not None else self.config.lr
 
     def record(self) -> dict:
         """The run record (bn_demo/record.py): everything a view may show, as plain data."""

@@ -24,14 +24,17 @@ from bn_demo.ui.strings import t  # noqa: E402
 
 # name, link, language, viewport, chart tab to open (a TABS code), seconds to let it train, needs MNIST
 SHOTS = (
+    ("screenshot-lesson", "?dataset=digits&epochs=20", "en", (1600, 1000), "lesson", 60, False),
     ("screenshot-compare", "?dataset=digits&epochs=20", "en", (1600, 1000), "curves", 60, False),
     ("screenshot-distributions", "?dataset=digits&epochs=20", "en", (1600, 1000), "distributions", 60, False),
     ("screenshot-ics", "?dataset=digits&epochs=20", "en", (1600, 1000), "ics", 60, False),
-    ("screenshot-ko-high-lr", "?preset=high-lr&dataset=digits&lang=ko", "ko", (1600, 1000), "curves", 60, False),
+    ("screenshot-ko-high-lr", "?preset=high-lr&dataset=digits&lang=ko", "ko", (1600, 1000), "lesson", 60, False),
     ("screenshot-ko-predictions", "?preset=high-lr&dataset=digits&lang=ko", "ko", (1600, 1000), "predictions", 60,
      False),
-    ("screenshot-projector-720p", "?dataset=digits&epochs=20", "en", (1280, 720), "curves", 60, False),
-    ("screenshot-ko-projector-720p", "?dataset=digits&epochs=20&lang=ko", "ko", (1280, 720), "curves", 60, False),
+    ("screenshot-720p", "?dataset=digits&epochs=20", "en", (1280, 720), "lesson", 60, False),
+    ("screenshot-projector-720p", "?dataset=digits&epochs=20&projector=1", "en", (1280, 720), "lesson", 60, False),
+    ("screenshot-ko-projector-720p", "?dataset=digits&epochs=20&projector=1&lang=ko", "ko", (1280, 720), "lesson", 60,
+     False),
     ("screenshot-paper-view", "?preset=ioffe2015&dataset=mnist&steps=5000", "en", (1600, 1000), "paper", 120, True),
 )
 
@@ -40,9 +43,11 @@ def take(page, base: str, shot, out: Path) -> Path:
     name, link, lang, (width, height), tab, seconds, _ = shot
     page.set_viewport_size({"width": width, "height": height})
     page.goto(base + "/" + link, wait_until="networkidle")
-    page.get_by_role("button", name=t("start", lang)).click()
+    time.sleep(2.0)  # as a visitor reads before pressing Start (the intro picture follows the controls)
+    start = page.get_by_role("button", name=t("start", lang), exact=True)
+    start.click()
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not page.get_by_role("button", name=t("start", lang)).is_enabled():
+    while time.monotonic() < deadline and not start.is_enabled():
         time.sleep(1.0)  # Start comes back when the run has ended
     page.get_by_role("tab", name=t(f"tab_{tab}", lang)).click()
     time.sleep(3.0)  # let the tab's charts draw

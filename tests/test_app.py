@@ -77,13 +77,16 @@ def wait_until(predicate, at: AppTest, timeout: float = 30.0) -> AppTest:
 def test_page_loads_with_defaults_and_no_errors():
     at = app()
     assert not at.exception
-    assert at.title[0].value.endswith(t("page_title"))
+    assert at.markdown[0].value.endswith(t("page_title"))
     assert at.segmented_control(key="w_model").value == "both"  # compare is the default
     assert at.selectbox(key="w_preset").value == "tutorial"
     assert [b.label for b in at.button][:4] == [t("start"), t("pause"), t("stop"), t("reset")]
     assert at.button(key="btn_stop").disabled and not at.button(key="btn_start").disabled
     assert at.info[0].value == t("no_run")
-    assert at.latex  # the concepts tab
+    assert not at.latex  # the concepts tab draws only when opened (a lighter first paint)
+    at.session_state["page_tab"] = t("tab_concepts")
+    at.run()
+    assert at.latex
     assert url(at) == {}
 
 
@@ -123,11 +126,12 @@ def test_start_streams_new_points_and_stop_stops():
     runner = state.latest_runner()
     assert runner.alive and runner.config.steps == 400
     assert at.button(key="btn_start").disabled and not at.button(key="btn_stop").disabled
-    wait_until(lambda a: shown_step(a) > 0 and any("chart_loss" in k for k in chart_keys(a)), at)
+    # The lesson is the tab a student sees after Start, without a click.
+    wait_until(lambda a: shown_step(a) > 0 and any("lesson_bands" in k for k in chart_keys(a)), at)
     first_step = shown_step(at)
-    first_points = len(chart_spec(at, "chart_loss")["data"][0]["x"]["bdata"])
+    first_points = len(chart_spec(at, "lesson_bands")["data"][0]["x"]["bdata"])
     wait_until(lambda a: shown_step(a) >= first_step + 20, at)
-    assert len(chart_spec(at, "chart_loss")["data"][0]["x"]["bdata"]) > first_points  # the curve grew
+    assert len(chart_spec(at, "lesson_bands")["data"][0]["x"]["bdata"]) > first_points  # the bands grew
     assert not at.exception
     at.button(key="btn_stop").click().run()
     assert runner.join(timeout=10)
@@ -168,6 +172,7 @@ def test_finished_run_joins_history_and_can_be_overlaid():
     second = state.latest_runner()
     assert second.run_id != runner.run_id
     assert second.join(timeout=60)
+    at.session_state["chart_tab"] = t("tab_curves")
     at.run()
     overlay = at.multiselect(key="overlay_runs")
     assert len(overlay.options) == 1
@@ -214,7 +219,7 @@ def test_invalid_combination_disables_start():
 def test_language_switch_changes_every_label():
     at = app()
     at.radio(key="w_lang").set_value("ko").run()
-    assert at.title[0].value.endswith(t("page_title", "ko"))
+    assert at.markdown[0].value.endswith(t("page_title", "ko"))
     assert at.button(key="btn_start").label == "시작"
     assert at.selectbox(key="w_optimizer").label == t("optimizer", "ko")
     assert url(at)["lang"] == "ko"

@@ -112,8 +112,8 @@ def test_start_watch_stop_in_a_real_browser(page, server_url, tmp_path):
     assert page.locator("[data-testid='stException']").count() == 0
 
     start.click()
-    loss_chart = page.locator(".st-key-chart_loss [data-testid='stPlotlyChart'] .main-svg").first
-    loss_chart.wait_for(timeout=60_000)
+    lesson_chart = page.locator(".st-key-lesson_acc [data-testid='stPlotlyChart'] .main-svg").first
+    lesson_chart.wait_for(timeout=60_000)  # the lesson opens by itself after Start
     page.wait_for_function("() => /Step [1-9]/.test(document.querySelector(\"[data-testid='stProgress']\")"
                            "?.innerText || '')", timeout=60_000)
     first = _step(page)

@@ -235,3 +235,41 @@ def test_a_layer_has_one_colour_in_every_chart(snap):
     label = t("series_layer", net="BN", layer="hidden 2")
     colour = {tr.line.color for tr in ics.data if tr.name == label} | {tr.line.color for tr in drift.data if tr.name == label}
     assert len(colour) == 1
+
+
+def test_the_input_to_the_nonlinearity_is_each_twins_own_quantity(snap):
+    """kind "input": BN's output for the BN twin, the Linear output for the plain one, in both panels."""
+    fig = spec(F.bands_figure(snap, 1, "input"))
+    medians = [tr for tr in fig["data"] if tr.get("name", "").endswith(t("series_median", net="").split(" ")[-1])]
+    assert {tr.get("xaxis", "x") for tr in medians} == {"x", "x2"}
+    for twin, axis in (("bn", "x"), ("plain", "x2")):
+        own = snap["twins"][twin]["probes"]["layers"][1]["bn" if twin == "bn" else "linear"]["percentiles"]
+        median = next(tr for tr in medians if tr.get("xaxis", "x") == axis)
+        assert np.allclose(values(median["y"])[-1], own[-1, own.shape[1] // 2], rtol=1e-6)
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert any(F.kind_label("bn", "en") in title for title in titles)
+    assert any(F.kind_label("linear", "en", "plain") in title for title in titles)
+
+
+def test_all_layers_grid_has_a_panel_per_layer_and_twin(snap):
+    fig = spec(F.bands_grid_figure(snap, "input"))
+    axes = {tr.get("xaxis", "x") for tr in fig["data"]}
+    assert len(axes) == snap["n_layers"] * 2
+
+
+def test_a_learning_rate_change_is_marked_on_every_time_axis(snap):
+    changed = {**snap, "events": [{"step": 40, "kind": "lr", "lr": 0.1, "previous": 0.01}]}
+    for fig in (F.curves_figure(changed, "loss"), F.bands_figure(changed, 0, "input"), F.grad_figure(changed),
+                F.ics_figure(changed), F.gamma_beta_figure(changed)):
+        lines = [s for s in spec(fig)["layout"].get("shapes", []) if s.get("x0") == 40 and s.get("x1") == 40]
+        assert lines, fig.layout.meta
+        assert any(t("marker_lr", lr="0.1") == a["text"] for a in spec(fig)["layout"]["annotations"])
+    assert not spec(F.histogram_figure(changed, 0, "input", (0.0, 1.0)))["layout"].get("shapes")  # x is a value
+
+
+def test_projector_size_makes_every_text_at_least_16px(snap):
+    fig = spec(F.enlarge(F.curves_figure(snap, "acc")))
+    layout = fig["layout"]
+    assert layout["font"]["size"] >= 16 and layout["legend"]["font"]["size"] >= 16
+    assert all(a["font"]["size"] >= 16 for a in layout.get("annotations", []))
+    assert layout["xaxis"]["tickfont"]["size"] >= 16 and layout["yaxis"]["title"]["font"]["size"] >= 16

@@ -51,21 +51,34 @@ def test_preset_is_the_papers_setup():
 
 
 def test_plain_band_drifts_more_than_bn(short_run):
+    """Drift from step 0 (no settling window, no twin as the reference): the plain net's last hidden layer
+    moves its median about 20× as far as BN's, its units' bands widen about 5× while BN's stay within
+    1.5×, and its histogram ends about 3× as far from where it started (W1). Measured at seed 1:
+    layer shift −0.74 vs −0.04, unit median |shift| 1.09 vs 0.10, unit spread ratio 5.2 vs 1.3, W1 0.71 vs 0.23."""
     m = R.fig1_measures(short_run)
     bn, plain = m["twins"]["bn"], m["twins"]["plain"]
     # Both nets learned, so the contrast is between two working nets, not a stalled one.
     assert bn["final_accuracy"] > 0.85 and plain["final_accuracy"] > 0.85
-    assert m["settle_step"] == STEPS // 10
-    for key in ("unit_drift", "median_over_units"):
-        b, p = bn[key], plain[key]
-        assert p["relative_median_travel"] > 5 * b["relative_median_travel"], key
-        assert abs(p["spread_change"]) > 3 * abs(b["spread_change"]), key
-    # BN's band is γx̂+β: it starts near the standard normal's 15–85 spread (≈ 2.07) and stays there.
-    assert 1.5 < bn["median_over_units"]["spread_start"] < 2.7
-    assert 1.5 < bn["median_over_units"]["spread_end"] < 3.5
+    assert (bn["kind"], plain["kind"], m["layer"]) == ("bn", "linear", 2)
+    assert bn["from_step"] == plain["from_step"] == 0
+    b, p = bn["layer_drift"][-1], plain["layer_drift"][-1]
+    assert b["step"] == p["step"] == STEPS
+    assert abs(p["median_shift"]) > 5 * abs(b["median_shift"])
+    assert p["w1"] > 2 * b["w1"] > 0
+    assert b["outside"] == p["outside"] == 0  # W1 saw every value inside the bins: not a clipped lower bound
+    assert plain["median_over_units"]["abs_median_shift"] > 5 * bn["median_over_units"]["abs_median_shift"]
+    assert plain["median_over_units"]["spread_ratio"] > 3 > 1.5 > bn["median_over_units"]["spread_ratio"] > 0.7
+    # The layer numbers are the record's own (record.drift at the last probe).
+    assert b == {"step": STEPS, **{k: v for k, v in R.rec.drift(short_run["record"], "bn", 2).items()
+                                   if k in (*R.rec.DRIFT_METRICS, "outside")}}
+    # BN's band is γx̂+β: it starts near the standard normal's 15–85 spread (≈ 2.07) and stays near it.
+    unit = bn["unit_drift"]
+    assert 1.5 < unit["spread_start"] < 2.7 and 1.5 < unit["spread_end"] < 3.5
+    assert unit["spread_ratio"] == pytest.approx(unit["spread_end"] / unit["spread_start"])
     band = plain["series"]["band"]
     assert band.shape == (len(plain["series"]["probe_step"]), 3)
     assert np.all(band[:, 0] <= band[:, 1]) and np.all(band[:, 1] <= band[:, 2])
+    assert len(plain["series"]["w1"]) == len(plain["series"]["probe_step"]) and plain["series"]["w1"][0] == 0
 
 
 def test_santurkar_measures_are_finite_and_of_the_right_form(short_run):
@@ -74,8 +87,10 @@ def test_santurkar_measures_are_finite_and_of_the_right_form(short_run):
     marks = R.landscape_steps(STEPS)
     assert marks == [0, 6, 30, 75, 150, 300]
     for twin in m["twins"].values():
-        l2, cos = np.asarray(twin["ics"]["l2"]), np.asarray(twin["ics"]["cos"])
-        assert l2.shape == cos.shape == (10, 3)
+        l2, cos, rel = (np.asarray(twin["ics"][k]) for k in ("l2", "cos", "rel"))
+        assert l2.shape == cos.shape == rel.shape == (10, 3)
+        assert np.all(np.isfinite(rel)) and np.all(rel > 0)
+        assert len(twin["ics_median"]["rel"]) == 3
         assert np.all(np.isfinite(l2)) and np.all(l2 >= 0)
         assert np.all(np.isfinite(cos)) and np.all(np.abs(cos) <= 1 + 1e-6)
         assert [rec["step"] for rec in twin["landscape"]] == marks
@@ -84,6 +99,11 @@ def test_santurkar_measures_are_finite_and_of_the_right_form(short_run):
             assert all(math.isfinite(v) for v in [rec["loss0"], *rec["loss"]])
             assert all(math.isfinite(v) and v >= 0 for v in rec["grad_change"])
             assert rec["grad_norm"] > 0 and rec["beta_smoothness"] >= 0 and rec["loss_variation"] >= 0
+    c = m["comparison"]
+    assert c["ratio"] == pytest.approx(c["bn"] / c["plain"]) and c["rel"]["ratio"] > 0
+    assert set(c["phases"]) == set(R.rec.PHASES)
+    table = R.santurkar_table(short_run, m)
+    assert "‖G−G′‖ / ‖G‖" in table and "| learning |" in table and "| memorised |" in table
     # The untrained twins share their Linear weights but not their landscape: BN reparametrises it.
     first = {n: t["landscape"][0] for n, t in m["twins"].items()}
     assert first["bn"]["grad_norm"] != pytest.approx(first["plain"]["grad_norm"], rel=0.01)
@@ -107,7 +127,7 @@ def test_engine_ics_matches_the_definition():
     exp.train_step()
     x, y = batches[0]
     for name, twin in exp.twins.items():
-        step, l2, cos = twin.ics.latest
+        step, l2, cos, _rel = twin.ics.latest  # rel: tests/test_drift_metrics.py
         assert step == 3
         after = dict(twin.model.named_parameters())
         for i in range(1, len(config.hidden) + 1):
@@ -146,19 +166,32 @@ def test_landscape_is_pure_and_first_order_correct(digits):
 
 
 def test_band_drift_on_a_known_band():
-    steps = np.array([0, 10, 20, 30, 40])
     median = np.array([5.0, 0.0, 1.0, 0.0, 0.5])
     half = np.array([9.0, 1.0, 1.5, 2.0, 2.0])  # spread = 2·half
     band = np.stack([median - half, median, median + half], axis=1)
-    d = R.band_drift(steps, band, settle=10)
-    assert (d["from_step"], d["to_step"]) == (10, 40)
-    assert d["median_travel"] == pytest.approx(2.5)  # |1| + |−1| + |0.5|, the step-0 jump excluded
-    assert d["median_shift"] == pytest.approx(0.5)
-    assert d["relative_median_travel"] == pytest.approx(1.25)
-    assert d["spread_change"] == pytest.approx(1.0)
-    per_unit = R.band_drift(steps, np.stack([band, band * 2], axis=1), settle=10)
-    assert per_unit["median_travel"] == pytest.approx([2.5, 5.0])
-    assert R.typical_unit(steps, np.stack([band, band, band * 3], axis=1), settle=10) in (0, 1)
+    d = R.band_drift(band)
+    assert d["median_shift"] == pytest.approx([0, -5, -4, -5, -4.5])  # from step 0, the first probe
+    assert d["spread_ratio"] == pytest.approx([1, 1 / 9, 1 / 6, 2 / 9, 2 / 9])
+    # Sampling every other probe changes no value at the probes it keeps (Σ|Δp50| would: 11.5 vs 10.5).
+    sparse = R.band_drift(band[::2])
+    assert np.array_equal(sparse["median_shift"], d["median_shift"][::2])
+    assert np.array_equal(sparse["spread_ratio"], d["spread_ratio"][::2])
+    per_unit = R.band_drift(np.stack([band, band * 2], axis=1))
+    assert per_unit["median_shift"][-1] == pytest.approx([-4.5, -9.0])
+    assert per_unit["spread_ratio"][-1] == pytest.approx([2 / 9, 2 / 9])
+
+
+def test_typical_unit_is_typical_in_both_twins():
+    def bands(shifts):  # one probe at step 0 (medians 0), one at the end (medians = shifts)
+        end = np.asarray(shifts, dtype=np.float64)
+        return np.stack([np.stack([-np.ones(len(end)), np.zeros(len(end)), np.ones(len(end))], axis=1),
+                         np.stack([end - 1, end, end + 1], axis=1)])
+
+    assert R.typical_unit({"bn": bands([0.1, 1, 3]), "plain": bands([3, -1, 0.1])}) == 1
+    # Ranks by |shift|: bn 0 1 2 3 4, plain 1 2 3 4 0: unit 1 and 2 are one rank off the middle at
+    # worst; the lower index wins.
+    assert R.typical_unit({"bn": bands([1, 2, 3, 4, 5]), "plain": bands([2, 3, 4, 5, 1])}) == 1
+    assert R.typical_unit({"plain": bands([5, np.nan, 1])}) == 0  # NaN ranks last
 
 
 def _files(folder):
@@ -176,6 +209,8 @@ def test_reproduce_fig1_writes_its_files(tmp_path, capsys):
     assert "plotly" in (out / "fig1.html").read_text().lower()
     printed = capsys.readouterr().out
     assert "held-out accuracy" in printed and "digits (offline) training part (1,438" in printed
+    assert "| W1 to step 0 |" in printed and "travel" not in printed
+    assert [d["step"] for d in doc["measures"]["twins"]["plain"]["layer_drift"]] == [20]
 
 
 def test_reproduce_all_writes_both_figures(tmp_path):

@@ -28,7 +28,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from .. import record as rec
 from ..config import RunConfig
-from ..runner import _run_ids
+from ..runner import _run_ids, checked_lr, checked_steps
 from . import RAY_ADDRESS_ENV, BackendUnavailable
 
 NAMESPACE = "bn_demo"
@@ -84,6 +84,15 @@ class _RunActor:
     def stop(self, reason: str) -> str:
         self.runner.stop(reason)
         return self.runner.status
+
+    def set_lr(self, lr: float) -> None:
+        self.runner.set_lr(lr)
+
+    def step(self, steps: int) -> None:
+        self.runner.step(steps)
+
+    def set_pause_at(self, step: int | None) -> None:
+        self.runner.set_pause_at(step)
 
 
 RunActor = ray.remote(max_concurrency=4)(_RunActor)
@@ -265,6 +274,16 @@ class RayRun:
         if self._final is None and self.placed:
             self._call("resume")
 
+    # The live controls are the worker's Runner's; a bad value raises ConfigError here, before anything is sent.
+    def set_lr(self, lr: float) -> None:
+        self._control("set_lr", checked_lr(self.config, lr))
+
+    def step(self, steps: int = 1) -> None:
+        self._control("step", checked_steps("steps", steps))
+
+    def set_pause_at(self, step: int | None) -> None:
+        self._control("set_pause_at", None if step is None else checked_steps("pause_at", step))
+
     def stop(self, reason: str = "user") -> None:
         """End the run now: status "stopped" (or the ending it had reached), its actor killed, its
         slot back in the cluster. The final record stays readable here."""
@@ -304,6 +323,16 @@ class RayRun:
         except RayActorError as exc:
             self._lost(exc)
             return None
+
+    def _control(self, method: str, *args) -> None:
+        """A live control: forwarded to the Runner, or, while the run waits for placement, sent without
+        waiting: Ray runs it once the actor has built its Runner, so the request is not lost."""
+        if self._final is not None:
+            return
+        if self.placed:
+            self._call(method, *args)
+        else:
+            getattr(self._actor, method).remote(*args)
 
     def _flags(self) -> dict:
         if self._final is not None or not self.placed:

@@ -114,14 +114,20 @@ def init_session() -> str:
             link.config = link.config.replace(device="auto")
         state[key("preset")] = link.preset
         state[key("lang")] = link.lang
+        state[key("projector")] = link.projector
         set_widgets(link.config)
         state["link_problems"] = link.problems
         state["initialised"] = True
     return state[key("lang")]
 
 
+def projector_on() -> bool:
+    """Projector mode (a view setting, kept in the link): large chart text, the sidebar folded away."""
+    return bool(st.session_state.get(key("projector")))
+
+
 def sync_url(config: RunConfig, lang: str) -> None:
-    wanted = params.to_params(st.session_state[key("preset")], config, lang)
+    wanted = params.to_params(st.session_state[key("preset")], config, lang, projector_on())
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

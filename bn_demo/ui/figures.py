@@ -90,14 +90,22 @@ def new_figure(chart: str, snap: dict, *, title: str = "", height: int = 380, **
     return fig
 
 
+def legend_y(height: int, titled: bool, gap: float = 66) -> float:
+    """The legend's top, `gap` px under the plot area (below the tick labels and the x-axis title), in
+    Plotly's units of plot-area height. The plot area is the figure less its title margin and about 110 px
+    under it for ticks, the axis title and one or two legend rows; a fixed fraction put short charts'
+    legends over their axis title (issue 10)."""
+    plot_height = max(80, height - (48 if titled else 16) - 110)
+    return -gap / plot_height
+
+
 def style(fig: go.Figure, chart: str, snap: dict, *, title: str = "", height: int = 380, **layout) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
         height=height,
         margin=dict(l=10, r=10, t=48 if title else 16, b=10),
-        # Below the x-axis title: a fixed ~80 px under the plot, whatever the figure's height.
-        legend=dict(orientation="h", yanchor="top", y=-80 / max(120, height - 60), xanchor="left", x=0,
+        legend=dict(orientation="h", yanchor="top", y=legend_y(height, bool(title)), xanchor="left", x=0,
                     font=dict(size=12)),
         hovermode="x unified",
         uirevision=f"{chart}:{run_key(snap)}",
@@ -110,6 +118,35 @@ def style(fig: go.Figure, chart: str, snap: dict, *, title: str = "", height: in
 def add_note(fig: go.Figure, text: str, *, xref="paper", yref="paper", x=0.5, y=0.5) -> None:
     fig.add_annotation(text=text, xref=xref, yref=yref, x=x, y=y, showarrow=False,
                        font=dict(size=14, color="#6b7280"))
+
+
+def mark_events(fig: go.Figure, snap: dict, lang: str) -> go.Figure:
+    """Draw the run's events (record `events`: a learning-rate change at a step) as marked vertical lines
+    on every panel of a figure whose x axis is the training step. Call after the traces are added
+    (Plotly leaves out panels that have none)."""
+    for event in snap.get("events") or ():
+        if event.get("kind") != "lr":
+            continue
+        fig.add_vline(x=event["step"], line=dict(color="#6b7280", width=1.2, dash="dash"),
+                      annotation_text=t("marker_lr", lang, lr=f"{event['lr']:g}"), annotation_position="top left",
+                      annotation_font=dict(size=11, color="#4b5563"))
+    return fig
+
+
+# Projector mode: every text of a chart at least this large (issue 10: 11-13 px was unreadable at the back).
+PROJECTOR_FONT = 16
+
+
+def enlarge(fig: go.Figure) -> go.Figure:
+    """The figure's text at projector size: titles, ticks, axis titles, legends, notes and colour bars."""
+    fig.update_layout(font=dict(size=PROJECTOR_FONT), title_font_size=PROJECTOR_FONT + 3,
+                      legend_font_size=PROJECTOR_FONT, hoverlabel_font_size=PROJECTOR_FONT)
+    fig.update_annotations(font_size=PROJECTOR_FONT)
+    fig.update_xaxes(tickfont_size=PROJECTOR_FONT, title_font_size=PROJECTOR_FONT)
+    fig.update_yaxes(tickfont_size=PROJECTOR_FONT, title_font_size=PROJECTOR_FONT)
+    if fig.layout.height:  # larger tick labels and axis title: the legend moves down with them
+        fig.update_layout(legend_y=legend_y(fig.layout.height, bool(fig.layout.title.text), gap=82))
+    return fig
 
 
 def line(x, y, *, name: str, color: str, width: float = 2.0, dash: str = "solid", opacity: float = 1.0,
@@ -125,22 +162,26 @@ def line(x, y, *, name: str, color: str, width: float = 2.0, dash: str = "solid"
 # -- loss and accuracy ------------------------------------------------------------------------------------
 
 
-def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple = ()) -> go.Figure:
-    """Loss or accuracy per step: the training batch (train mode, smoothed) and the held-out split (eval
-    mode) for both twins, plus held-out curves of earlier runs in `past`."""
+def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple = (), *,
+                  smoothing: float = SMOOTHING, with_train: bool = True, height: int = 380) -> go.Figure:
+    """Loss or accuracy per step: the training batch (train mode, smoothed by `smoothing`) unless
+    `with_train` is False, and the held-out split (eval mode) for both twins, plus held-out curves of
+    earlier runs in `past`."""
     assert metric in ("loss", "acc")
-    title = t("title_loss" if metric == "loss" else "title_acc", lang)
-    fig = new_figure(f"curves-{metric}", snap, title=title)
+    title = t("title_loss" if metric == "loss" else "title_acc" if with_train else "title_acc_heldout", lang)
+    fig = new_figure(f"curves-{metric}", snap, title=title, height=height)
     value_fmt = ".2%" if metric == "acc" else ".4f"
     for name in twin_names(snap):
         twin = snap["twins"][name]
         train, held = twin["train"], twin["eval"]
-        if len(train["step"]):
-            fig.add_trace(line(train["step"], smooth(train[metric]), name=t("series_train", lang, net=twin_label(name, lang)),
+        if with_train and len(train["step"]):
+            fig.add_trace(line(train["step"], smooth(train[metric], smoothing), name=t("series_train", lang, net=twin_label(name, lang)),
                                color=rgba(name, 0.45), width=1.5, group=name,
                                hover=f"%{{y:{value_fmt}}}"))
         if len(held["step"]):
-            fig.add_trace(line(held["step"], held[metric], name=t("series_heldout", lang, net=twin_label(name, lang)),
+            # Held-out curves alone: the title says what they are, the legend only which network.
+            label = t("series_heldout", lang, net=twin_label(name, lang)) if with_train else net_name(name, lang)
+            fig.add_trace(line(held["step"], held[metric], name=label,
                                color=TWIN_COLORS[name], width=2.5, mode="lines+markers", group=name,
                                marker=dict(size=5), hover=f"%{{y:{value_fmt}}}"))
     for k, run in enumerate(past):
@@ -163,7 +204,7 @@ def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple 
     else:
         fig.update_yaxes(title_text=t("ax_loss", lang) + " (log)", type="log", tickvals=LOG_TICKS,
                          ticktext=[f"{v:g}" for v in LOG_TICKS])
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 # -- activation distributions -----------------------------------------------------------------------------
@@ -176,53 +217,96 @@ def kind_label(kind: str, lang: str, twin: str | None = None) -> str:
 
 
 def layer_kind(snap: dict, twin: str, layer: int, kind: str) -> dict | None:
+    """One twin's probe summaries of one quantity; kind "input" is the input to the nonlinearity,
+    whichever recorded quantity that is for this twin (BN's output, or the Linear output)."""
     layers = snap["twins"][twin]["probes"]["layers"]
     if layer >= len(layers):
         return None
+    if kind == "input":
+        kind = nonlinearity_input_kind(snap, twin)
     entry = layers[layer].get(kind)
     return entry if entry is not None and len(entry["counts"]) else None
 
 
+def panel_title(snap: dict, twin: str, kind: str | None, lang: str) -> str:
+    """A twin's panel title; for the input to the nonlinearity it also says which quantity that is."""
+    if kind != "input":
+        return net_name(twin, lang)
+    return t("panel_input", lang, net=net_name(twin, lang),
+             kind=kind_label(nonlinearity_input_kind(snap, twin), lang, twin))
+
+
 def _twin_subplots(snap: dict, chart: str, title: str, lang: str, *, height: int = 400,
-                   shared_yaxes: bool = True, names: list[str] | None = None) -> tuple[go.Figure, list[str]]:
+                   shared_yaxes: bool = True, names: list[str] | None = None,
+                   kind: str | None = None) -> tuple[go.Figure, list[str]]:
     """One panel per twin, side by side on a shared value axis."""
     names = names or twin_names(snap) or ["bn", "plain"]
     fig = make_subplots(rows=1, cols=len(names), shared_yaxes=shared_yaxes, horizontal_spacing=0.04,
-                        subplot_titles=[net_name(n, lang) for n in names])
+                        subplot_titles=[panel_title(snap, n, kind, lang) for n in names])
     style(fig, chart, snap, title=title, height=height)
     for ann in fig.layout.annotations:  # subplot titles: left-aligned, twin-coloured
         ann.update(font=dict(size=13, color="#374151"))
     return fig, names
 
 
-def bands_figure(snap: dict, layer: int, kind: str, lang: str = "en") -> go.Figure:
+def bands_figure(snap: dict, layer: int, kind: str, lang: str = "en", *, height: int = 400) -> go.Figure:
     """TensorBoard's distribution view: bands between the min/7/16/31 and 69/84/93/max percentiles,
     median as a line, per twin side by side on a shared value axis."""
     title = t("title_bands", lang, layer=_layer_name(snap, layer, lang), kind=kind_label(kind, lang))
     fig, names = _twin_subplots(snap, f"bands-{layer}-{kind}", title + _missing_note(snap, kind, lang), lang,
-                                names=_twins_with(snap, layer, kind))
+                                names=_twins_with(snap, layer, kind), height=height, kind=kind)
     for col, name in enumerate(names, start=1):
         entry = layer_kind(snap, name, layer, kind) if name in snap.get("twins", {}) else None
         if entry is None:
             _panel_note(fig, col, t("waiting_data", lang))
             continue
-        steps = snap["twins"][name]["probes"]["step"]
-        keep = thin_index(len(steps))
-        steps, pct = steps[keep], entry["percentiles"][keep]
-        n = pct.shape[1]
-        for k in range(n // 2):  # outer band first; nested fills darken towards the median
-            lower, upper = pct[:, k], pct[:, n - 1 - k]
-            fig.add_trace(go.Scatter(x=steps, y=f32(lower), mode="lines", line=dict(width=0, color=rgba(name, 0)),
-                                     showlegend=False, hoverinfo="skip"), row=1, col=col)
-            fig.add_trace(go.Scatter(x=steps, y=f32(upper), mode="lines", fill="tonexty",
-                                     fillcolor=rgba(name, 0.16), line=dict(width=0, color=rgba(name, 0)),
-                                     showlegend=False, hoverinfo="skip"), row=1, col=col)
-        fig.add_trace(go.Scatter(x=steps, y=f32(pct[:, n // 2]), mode="lines", name=t("series_median", lang,
-                                 net=twin_label(name, lang)), line=dict(color=TWIN_COLORS[name], width=2),
-                                 hovertemplate="%{y:.3g}"), row=1, col=col)
+        _add_bands(fig, snap, name, entry, lang, row=1, col=col)
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=t("ax_value", lang), row=1, col=1)
-    return fig
+    return mark_events(fig, snap, lang)
+
+
+def _add_bands(fig: go.Figure, snap: dict, twin: str, entry: dict, lang: str, *, row: int, col: int,
+               showlegend: bool = True) -> None:
+    steps = snap["twins"][twin]["probes"]["step"]
+    keep = thin_index(len(steps))
+    steps, pct = steps[keep], entry["percentiles"][keep]
+    n = pct.shape[1]
+    for k in range(n // 2):  # outer band first; nested fills darken towards the median
+        lower, upper = pct[:, k], pct[:, n - 1 - k]
+        fig.add_trace(go.Scatter(x=steps, y=f32(lower), mode="lines", line=dict(width=0, color=rgba(twin, 0)),
+                                 showlegend=False, hoverinfo="skip"), row=row, col=col)
+        fig.add_trace(go.Scatter(x=steps, y=f32(upper), mode="lines", fill="tonexty",
+                                 fillcolor=rgba(twin, 0.16), line=dict(width=0, color=rgba(twin, 0)),
+                                 showlegend=False, hoverinfo="skip"), row=row, col=col)
+    fig.add_trace(go.Scatter(x=steps, y=f32(pct[:, n // 2]), mode="lines", name=t("series_median", lang,
+                             net=twin_label(twin, lang)), line=dict(color=TWIN_COLORS[twin], width=2),
+                             legendgroup=twin, showlegend=showlegend, hovertemplate="%{y:.3g}"), row=row, col=col)
+
+
+GRID_ROW_HEIGHT = 170  # px per layer in the all-layers grid
+
+
+def bands_grid_figure(snap: dict, kind: str, lang: str = "en") -> go.Figure:
+    """Small multiples: the distribution bands of every hidden layer (rows) for each twin (columns).
+    A row shares its value axis across the twins, so a layer's two panels compare directly."""
+    names = _twins_with(snap, 0, kind)
+    n_layers = snap["n_layers"]
+    fig = make_subplots(rows=n_layers, cols=len(names), shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.04, vertical_spacing=min(0.08, 0.35 / max(1, n_layers)),
+                        row_titles=layer_labels(n_layers, lang),
+                        column_titles=[panel_title(snap, n, kind, lang) for n in names])
+    style(fig, f"bands-grid-{kind}", snap, title=t("title_bands_grid", lang, kind=kind_label(kind, lang))
+          + _missing_note(snap, kind, lang), height=100 + GRID_ROW_HEIGHT * n_layers)
+    for layer in range(n_layers):
+        for col, name in enumerate(names, start=1):
+            entry = layer_kind(snap, name, layer, kind) if name in snap.get("twins", {}) else None
+            if entry is not None:
+                _add_bands(fig, snap, name, entry, lang, row=layer + 1, col=col, showlegend=layer == 0)
+    if not fig.data:
+        add_note(fig, t("waiting_data", lang))
+    fig.update_xaxes(title_text=t("ax_step", lang), row=n_layers)
+    return mark_events(fig, snap, lang)
 
 
 def _layer_name(snap: dict, layer: int, lang: str = "en") -> str:
@@ -256,7 +340,7 @@ def heatmap_figure(snap: dict, layer: int, kind: str, lang: str = "en") -> go.Fi
     """Step × fixed-bin picture per twin: x = probe step, y = bin centre, colour = log(1 + count)."""
     title = t("title_heatmap", lang, layer=_layer_name(snap, layer, lang), kind=kind_label(kind, lang))
     fig, names = _twin_subplots(snap, f"heatmap-{layer}-{kind}", title + _missing_note(snap, kind, lang), lang,
-                                names=_twins_with(snap, layer, kind))
+                                names=_twins_with(snap, layer, kind), kind=kind)
     zmax = 0.0
     entries = {}
     for name in names:
@@ -282,7 +366,7 @@ def heatmap_figure(snap: dict, layer: int, kind: str, lang: str = "en") -> go.Fi
                       hovermode="closest")
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=t("ax_bin", lang), row=1, col=1)
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 def probe_index_at(steps: np.ndarray, fraction: float) -> int:
@@ -363,7 +447,7 @@ def paper_figure(snap: dict, unit: int, lang: str = "en") -> go.Figure:
                       row=1, col=col)
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=t("ax_unit_input", lang), row=1, col=1)
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 # -- gradients and inactive units -----------------------------------------------------------------------
@@ -392,7 +476,7 @@ def per_layer_figure(snap: dict, chart: str, title: str, y_title: str, series, l
         add_note(fig, t("waiting_data", lang))
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=y_title, **yaxis)
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 def grad_figure(snap: dict, lang: str = "en") -> go.Figure:
@@ -469,7 +553,7 @@ def gamma_beta_figure(snap: dict, lang: str = "en") -> go.Figure:
         add_note(fig, t("no_bn_in_plain", lang) if snap.get("twins") else t("waiting_data", lang))
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=t("ax_gamma_beta", lang), row=1, col=1)
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 def _hex_alpha(color: str, alpha: float) -> str:
@@ -495,7 +579,7 @@ def bn_stats_figure(snap: dict, lang: str = "en") -> go.Figure:
     if not layers:
         add_note(fig, t("no_bn_in_plain", lang) if snap.get("twins") else t("waiting_data", lang))
     fig.update_xaxes(title_text=t("ax_step", lang))
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 def bn_accuracy_figure(snap: dict, lang: str = "en") -> go.Figure:
@@ -519,7 +603,7 @@ def bn_accuracy_figure(snap: dict, lang: str = "en") -> go.Figure:
         add_note(fig, t("no_bn_in_plain", lang), y=0.9)
     fig.update_xaxes(title_text=t("ax_step", lang))
     fig.update_yaxes(title_text=t("ax_acc", lang), tickformat=".0%", range=[0, 1.02])
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 # -- internal covariate shift ----------------------------------------------------------------------------------
@@ -541,7 +625,7 @@ def _stacked_layer_figure(snap: dict, lang: str, chart: str, title: str, subtitl
     if not fig.data:
         add_note(fig, t("waiting_data", lang))
     fig.update_xaxes(title_text=t("ax_step", lang), row=2, col=1)
-    return fig
+    return mark_events(fig, snap, lang)
 
 
 def ics_figure(snap: dict, lang: str = "en") -> go.Figure:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import streamlit as st
 
 from .. import record as rec
 from ..config import ConfigError, RunConfig
 from . import export, figures, params, state
-from .controls import error_line, key
+from .controls import error_line, key, projector_on
+from .live_controls import live_controls
 from .strings import (
     collapse_reason,
     data_problem,
+    dataset_name,
     divergence_reason,
     duration,
     field_name,
@@ -37,14 +40,30 @@ REFRESH_SECONDS = float(os.environ.get("BN_DEMO_REFRESH_SECONDS", "2.0"))
 # tell an open tab from a closed one without Streamlit's help.
 HEARTBEAT_SECONDS = 20.0
 FIRST_POINT_REFRESH_SECONDS = 0.3
-TABS = ("curves", "distributions", "paper", "gradients", "internals", "ics", "predictions", "downloads")
-KINDS = ("linear", "bn", "act")
+# The lesson first: what a student sees after Start without a click (issue 10). The others are for depth.
+TABS = ("lesson", "curves", "distributions", "paper", "gradients", "internals", "ics", "predictions", "downloads")
+KINDS = ("input", "linear", "bn", "act")  # "input": the input to the nonlinearity, which both twins have
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
-def header(lang: str) -> None:
-    st.title(":material/science: " + t("page_title", lang))
-    st.markdown(t("tagline", lang))
+# Page styles. Streamlit's default top padding (6rem) and a full-size title left no chart above the fold at
+# a projector's 1280×720 (issue 10). Projector mode folds the sidebar away: the compact control row and
+# the settings line above the lesson stand in for it.
+PAGE_CSS = ("[data-testid='stMainBlockContainer'] {padding-top: 2rem; padding-bottom: 3rem} "
+            "[data-testid='stHeader'] {background: transparent}")  # the title shows through the toolbar's strip
+PROJECTOR_CSS = ("[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'], "
+                 "[data-testid='stExpandSidebarButton'] {display: none} "
+                 "[data-testid='stMainBlockContainer'] {padding-left: 1.5rem; padding-right: 1.5rem; max-width: 100%}")
+
+
+def header(lang: str, welcome: bool) -> None:
+    """The title, and for a first look (`welcome`: no run yet) the one-line idea of the lab."""
+    st.html(f"<style>{PAGE_CSS} {PROJECTOR_CSS if projector_on() else ''}</style>")
+    if projector_on():  # the class knows where it is: every pixel goes to the lesson
+        return
+    st.markdown("### :material/science: " + t("page_title", lang))
+    if welcome:
+        st.caption(t("tagline", lang))
 
 
 def link_warning(lang: str) -> None:
@@ -124,6 +143,16 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
                on_click=_on_stop, args=(runs,), width="content")
     row.button(t("reset", lang), key="btn_reset", icon=":material/restart_alt:", disabled=runner is None,
                on_click=state.reset, args=(runs,), help=t("reset_help", lang), width="content")
+    # Changing the learning rate, stepping and pause-at-step: one click away, so the lesson stays above the fold.
+    with row.popover(t("live_controls", lang), icon=":material/tune:", width="content"):
+        live_controls(runs, lang)
+    with row.popover(t("replay_open", lang), icon=":material/folder_open:", width="content"):
+        replay_picker(lang)
+    row.toggle(t("projector", lang), key=key("projector"), help=t("projector_help", lang))
+    if projector_on():
+        st.caption(t("projector_settings", lang, preset=st.session_state[key("preset")],
+                     dataset=dataset_name(config.dataset, lang), lr=f"{config.lr:g}", batch=config.batch_size,
+                     model=t(f"model_{config.model}", lang)))
     if error is not None:
         st.error(error_line(error, lang), icon=":material/block:")
     elif active and runner.config.to_dict() != config.to_dict() and runner.fallback is None:
@@ -131,6 +160,15 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 
 
 # -- the live view --------------------------------------------------------------------------------------------
+
+
+# A new visitor's page: the first Plotly chart makes the browser load and start Plotly.js, which held the
+# Start button's first paint back by ~1.5 s on this 2-core machine (page open 4.2 s vs 2.5 s without it).
+# So the intro picture comes one check-in later: the controls paint first, the picture (and Plotly.js,
+# which the charts after Start need) follows while the visitor reads.
+INTRO_SHOWN = "intro_shown"  # session state: the intro picture has been drawn
+INTRO_SINCE = "intro_since"  # session state: when the page first went without it
+INTRO_DELAY_SECONDS = 1.0
 
 
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
@@ -150,6 +188,8 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
         else HEARTBEAT_SECONDS if active else None
+    if runner is None and not st.session_state.get(INTRO_SHOWN):
+        every = INTRO_DELAY_SECONDS  # see INTRO_SHOWN
     st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, active)
 
 
@@ -163,6 +203,12 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
         if was_active:  # the run was let go of between full runs (its session released, say): redraw the buttons
             st.rerun()
         st.info(t("no_run", lang), icon=":material/arrow_back:")
+        if not st.session_state.get(INTRO_SHOWN):
+            first_seen = st.session_state.setdefault(INTRO_SINCE, time.monotonic())
+            if time.monotonic() - first_seen >= INTRO_DELAY_SECONDS * 0.9:  # the delayed check-in: draw it now
+                st.session_state[INTRO_SHOWN] = True
+                st.rerun()  # a full run, which also declares this fragment without a timer again
+            return
         explained(figures.intro_figure(lang), "chart_intro", t("explain_intro", lang), t("look_intro", lang))
         return
     if was_refreshing and not runs.refreshing:
@@ -174,8 +220,8 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
     status_panel(snap, lang)
     if not snap.get("twins"):
         return
-    metrics_row(snap, lang)
     chart_tabs(runs, snap, lang)
+    run_facts(snap, lang)
 
 
 def status_panel(snap: dict, lang: str) -> None:
@@ -214,10 +260,6 @@ def status_panel(snap: dict, lang: str) -> None:
                 if budget.get("hit") == "work" else
                 t("stopped_budget_seconds", lang, step=number(progress["step"]), limit=duration(budget["seconds"])))
         st.warning(line, icon=":material/timer_off:")
-    dataset = snap.get("dataset") or {}
-    st.caption(figures.dataset_caption(snap, lang))
-    if dataset.get("partial"):
-        st.info(partial_note(dataset, lang), icon=":material/info:")
     for name, twin in snap["twins"].items():
         others_going = any(tw["status"] == "running" for n, tw in snap["twins"].items() if n != name)
         if twin["status"] == "diverged":
@@ -251,6 +293,15 @@ def run_lost_notice(runs: state.SessionRuns, lang: str) -> None:
     st.info(t("run_lost", lang), icon=":material/wifi_off:")
 
 
+def run_facts(snap: dict, lang: str) -> None:
+    """Under the charts: the held-out numbers and which data the run uses."""
+    metrics_row(snap, lang)
+    st.caption(figures.dataset_caption(snap, lang))
+    dataset = snap.get("dataset") or {}
+    if dataset.get("partial"):
+        st.info(partial_note(dataset, lang), icon=":material/info:")
+
+
 def metrics_row(snap: dict, lang: str) -> None:
     twins = snap["twins"]
     # Short labels ("BN · accuracy") keep four metrics whole at a projector's 1280×720; what the numbers
@@ -281,10 +332,17 @@ def explained(fig, chart_key: str, what: str, look: str, *, ratio=(3.2, 1)) -> N
     """A chart with its explanation beside it: what it shows, what to look for."""
     lang = st.session_state.get(key("lang"), "en")
     chart, text = st.columns(ratio, gap="medium")
-    chart.plotly_chart(fig, key=chart_key, config=PLOTLY_CONFIG, theme=None)
+    with chart:
+        show_chart(fig, chart_key)
     with text.container(border=True):
         st.markdown(f"**{t('what_shows', lang)}**  \n{what}")
         st.markdown(f"**{t('look_for', lang)}**  \n{look}")
+
+
+def show_chart(fig, chart_key: str) -> None:
+    """Every chart goes out here: at projector size in projector mode."""
+    st.plotly_chart(figures.enlarge(fig) if projector_on() else fig, key=chart_key, config=PLOTLY_CONFIG,
+                    theme=None)
 
 
 def chart_tabs(runs: state.SessionRuns, snap: dict, lang: str) -> None:
@@ -301,16 +359,57 @@ def _probe_facts(snap: dict) -> dict:
             "every": snap["cadence"]["probe_every"]}
 
 
+# Chart height in the lesson: with the compact header, both charts sit above the fold at 1280×720.
+LESSON_HEIGHT = 320
+
+
+def _tab_lesson(runs, snap, lang) -> None:
+    """The lesson on one screen: held-out accuracy of both twins beside the distribution of one hidden
+    layer's input to the nonlinearity (the BN paper's quantity), and one sentence computed from the record."""
+    n_layers = snap["n_layers"]
+    pick, sentence = st.columns([1, 4.5], vertical_alignment="center")
+    layer = pick.selectbox(t("lesson_layer", lang), range(n_layers), index=n_layers - 1, key="lesson_layer",
+                           label_visibility="collapsed",
+                           format_func=lambda i: t("lesson_layer_option", lang, layer=layer_label(i, n_layers, lang)))
+    sentence.markdown(lesson_sentence(snap, layer, lang))
+    accuracy, bands = st.columns([2, 3], gap="small")
+    with accuracy:
+        show_chart(figures.curves_figure(snap, "acc", lang, with_train=False, height=LESSON_HEIGHT), "lesson_acc")
+    with bands:
+        # No legend: each panel's title names its network.
+        show_chart(figures.bands_figure(snap, layer, "input", lang, height=LESSON_HEIGHT).update_layout(
+            showlegend=False), "lesson_bands")
+
+
+def lesson_sentence(snap: dict, layer: int, lang: str) -> str:
+    """How far each twin's input to the nonlinearity moved since step 0 (record.drift), in one sentence."""
+    parts, span = [], None
+    for name in snap["twins"]:
+        moved = rec.drift(snap, name, layer)
+        if moved is None:
+            continue
+        span = moved
+        ratio = moved["spread_ratio"]
+        parts.append(t("lesson_part", lang, net=twin_label(name, lang),
+                       ratio=f"{ratio:.2g}" if _finite(ratio) else "—", shift=f"{moved['median_shift']:+.2g}"))
+    if span is None:
+        return t("lesson_waiting", lang)
+    return t("lesson_sentence", lang, layer=layer_label(layer, snap["n_layers"], lang),
+             start=number(span["from_step"]), step=number(span["to_step"]), parts="; ".join(parts))
+
+
 def _tab_curves(runs, snap, lang) -> None:
     labels = {str(run["run_id"]): _past_label(run, lang) for run in runs.history if run["run_id"] != snap.get("run_id")}
     chosen = []
     if labels:
         chosen = st.multiselect(t("overlay_past", lang), list(labels), key="overlay_runs", format_func=labels.get)
     past = [run for run in runs.history if str(run["run_id"]) in chosen]
-    explained(figures.curves_figure(snap, "loss", lang, past), "chart_loss", t("explain_loss", lang),
-              t("look_loss", lang))
-    explained(figures.curves_figure(snap, "acc", lang, past), "chart_acc", t("explain_acc", lang),
-              t("look_acc", lang))
+    weight = st.slider(t("smoothing", lang), 0.0, 0.99, figures.SMOOTHING, step=0.01, key="curve_smoothing",
+                       help=t("smoothing_help", lang), width=360)
+    explained(figures.curves_figure(snap, "loss", lang, past, smoothing=weight), "chart_loss",
+              t("explain_loss", lang), t("look_loss", lang))
+    explained(figures.curves_figure(snap, "acc", lang, past, smoothing=weight), "chart_acc",
+              t("explain_acc", lang), t("look_acc", lang))
 
 
 def _past_label(run: dict, lang: str) -> str:
@@ -322,18 +421,27 @@ def _past_label(run: dict, lang: str) -> str:
 def _tab_distributions(runs, snap, lang) -> None:
     layers = range(snap["n_layers"])
     has_bn = "bn" in snap["twins"]
-    kinds = KINDS if has_bn else ("linear", "act")
-    c1, c2, c3 = st.columns([1, 2, 2])
-    layer = c1.selectbox(t("layer", lang), layers, format_func=lambda i: layer_label(i, snap["n_layers"], lang),
-                         key="dist_layer")
+    kinds = KINDS if has_bn else ("input", "linear", "act")
+    # One row that wraps rather than cuts a label ("post-activ…" in fixed columns at 1280×720).
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    layer = row.selectbox(t("layer", lang), layers, format_func=lambda i: layer_label(i, snap["n_layers"], lang),
+                          key="dist_layer", width=170)
     if st.session_state.get("dist_kind") not in kinds:
-        st.session_state["dist_kind"] = "linear"  # both networks have it: the view opens on two panels
-    kind = c2.segmented_control(t("quantity", lang), kinds, key="dist_kind", required=True,
-                                format_func=lambda k: figures.kind_label(k, lang))
-    span = c3.slider(t("compare_steps", lang), 0, 100, (0, 100), step=1, key="dist_steps", format="%d%%")
+        st.session_state["dist_kind"] = "input"  # both networks have it: the view opens on two panels
+    kind = row.segmented_control(t("quantity", lang), kinds, key="dist_kind", required=True,
+                                 format_func=lambda k: figures.kind_label(k, lang), width="content")
+    span = row.slider(t("compare_steps", lang), 0, 100, (0, 100), step=1, key="dist_steps", format="%d%%",
+                      width=260)
+    every_layer = row.toggle(t("all_layers", lang), key="dist_all_layers", help=t("all_layers_help", lang),
+                             width="content")
     facts = _probe_facts(snap)
-    explained(figures.bands_figure(snap, layer, kind, lang), "chart_bands", t("explain_bands", lang, **facts),
-              t("look_bands_bn" if kind == "bn" else "look_bands", lang))
+    look = t({"input": "look_bands_input", "bn": "look_bands_bn"}.get(kind, "look_bands"), lang)
+    if every_layer:
+        explained(figures.bands_grid_figure(snap, kind, lang), "chart_bands_grid", t("explain_bands", lang, **facts),
+                  look)
+    else:
+        explained(figures.bands_figure(snap, layer, kind, lang), "chart_bands", t("explain_bands", lang, **facts),
+                  look)
     explained(figures.heatmap_figure(snap, layer, kind, lang), "chart_heatmap", t("explain_heatmap", lang),
               t("look_heatmap", lang))
     explained(figures.histogram_figure(snap, layer, kind, (span[0] / 100, span[1] / 100), lang), "chart_hist",
@@ -375,14 +483,54 @@ def _tab_ics(runs, snap, lang) -> None:
         st.caption(t("ics_not_yet", lang))
     else:
         larger = ics["larger"] == "bn"
-        st.markdown(t("ics_bn_larger" if larger else "ics_bn_smaller", lang, bn=f"{ics['bn']:.3g}",
-                      plain=f"{ics['plain']:.3g}", ratio=f"{ics['ratio'] if larger else 1 / ics['ratio']:.1f}"))
+        lines = [t("ics_bn_larger" if larger else "ics_bn_smaller", lang, bn=f"{ics['bn']:.3g}",
+                   plain=f"{ics['plain']:.3g}", ratio=f"{ics['ratio'] if larger else 1 / ics['ratio']:.1f}")]
+        rel = ics["rel"]
+        if rel["ratio"] is not None:  # a record saved before the relative ICS existed has none
+            bigger = rel["larger"] == "bn"
+            lines[0] += " " + t("ics_rel_larger" if bigger else "ics_rel_smaller", lang, bn=f"{rel['bn']:.3g}",
+                                plain=f"{rel['plain']:.3g}",
+                                ratio=f"{rel['ratio'] if bigger else 1 / rel['ratio']:.1f}")
+        starts = {n: t("ics_phase_from", lang, step=f"{s:,}") if s is not None else t("ics_phase_never", lang)
+                  for n, s in ics["memorised_from"].items()}
+        lines.append(t("ics_phases", lang, window=f"{ics['window']:,}", threshold=f"{ics['threshold']:.0%}",
+                       bn=starts["bn"], plain=starts["plain"]))
+        for phase in rec.PHASES:
+            summary, counts = ics["phases"][phase], {n: ics["counts"][n][phase] for n in ("bn", "plain")}
+            name = t(f"phase_{phase}", lang)
+            if summary["abs"]["ratio"] is None:
+                lines.append("- " + t("ics_phase_empty", lang, phase=name))
+            else:
+                rel_ratio = summary["rel"]["ratio"]
+                lines.append("- " + t("ics_phase_line", lang, phase=name, n_bn=counts["bn"], n_plain=counts["plain"],
+                                      ratio=f"{summary['abs']['ratio']:.2g}",
+                                      rel_ratio=f"{rel_ratio:.2g}" if rel_ratio is not None else "—"))
+        st.markdown("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]))
+    # Drift of the last hidden layer's input to the nonlinearity from step 0, at the last step both
+    # networks were probed: record.drift_series (net median shift, spread ratio, W1).
+    if all(n in snap["twins"] for n in ("bn", "plain")):
+        layer = snap["n_layers"] - 1
+        series = {n: rec.drift_series(snap, n, layer) for n in ("bn", "plain")}
+        common = (sorted(set(series["bn"]["step"].tolist()) & set(series["plain"]["step"].tolist()))
+                  if all(series.values()) else [])
+        if len(common) < 2:
+            st.caption(t("drift_not_yet", lang))
+        else:
+            at = {n: series[n]["step"].tolist().index(common[-1]) for n in series}
+            value = {n: {k: series[n][k][at[n]] for k in (*rec.DRIFT_METRICS, "outside")} for n in series}
+            text = t("drift_numbers", lang, layer=layer_label(layer, snap["n_layers"], lang), step=f"{common[-1]:,}",
+                     **{f"{n}_{short}": f"{value[n][k]:{fmt}}" for n in series for short, k, fmt in (
+                         ("shift", "median_shift", "+.3g"), ("spread", "spread_ratio", ".3g"), ("w1", "w1", ".3g"))})
+            for n in series:
+                if value[n]["outside"] > 0.001:
+                    text += " " + t("drift_outside", lang, share=f"{value[n]['outside']:.1%}", net=net_name(n, lang))
+            st.markdown(text)
     left, right = st.columns(2, gap="medium")
     with left:
-        st.plotly_chart(figures.ics_figure(snap, lang), key="chart_ics", config=PLOTLY_CONFIG, theme=None)
+        show_chart(figures.ics_figure(snap, lang), "chart_ics")
         st.caption(t("explain_ics", lang, every=snap["cadence"]["ics_every"]))
     with right:
-        st.plotly_chart(figures.drift_figure(snap, lang), key="chart_drift", config=PLOTLY_CONFIG, theme=None)
+        show_chart(figures.drift_figure(snap, lang), "chart_drift")
         st.caption(t("explain_drift", lang))
 
 
@@ -427,7 +575,7 @@ def _tab_downloads(runs, snap, lang) -> None:
                      t("col_acc", lang), min_value=0.0, max_value=1.0, format="percent")})
 
 
-TAB_DRAWERS = {"curves": _tab_curves, "distributions": _tab_distributions, "paper": _tab_paper,
+TAB_DRAWERS = {"lesson": _tab_lesson, "curves": _tab_curves, "distributions": _tab_distributions, "paper": _tab_paper,
                "gradients": _tab_gradients, "internals": _tab_internals, "ics": _tab_ics,
                "predictions": _tab_predictions, "downloads": _tab_downloads}
 
@@ -443,14 +591,12 @@ def replaying() -> bool:
 
 def replay_picker(lang: str) -> None:
     """Open a run record downloaded earlier (JSON only, schema-checked, size-capped, never unpickled), so a
-    teacher can prepare runs at home and show them in class without training."""
-    with st.expander(t("replay_open", lang), icon=":material/folder_open:", expanded=replaying()):
-        st.file_uploader(t("replay_file", lang), type=["json"], key="replay_upload", on_change=_load_replay,
-                         help=t("replay_help", lang))
-        if REPLAY in st.session_state:
-            st.button(t("replay_close", lang), key="btn_replay_close", icon=":material/close:", on_click=_close_replay)
-        if st.session_state.get("replay_error"):
-            st.error(t(f"replay_error_{st.session_state['replay_error']}", lang), icon=":material/block:")
+    teacher can prepare runs at home and show them in class without training. Drawn in the control row's
+    popover."""
+    st.file_uploader(t("replay_file", lang), type=["json"], key="replay_upload", on_change=_load_replay,
+                     help=t("replay_help", lang))
+    if st.session_state.get("replay_error"):
+        st.error(t(f"replay_error_{st.session_state['replay_error']}", lang), icon=":material/block:")
 
 
 def _load_replay() -> None:
@@ -473,12 +619,15 @@ def _close_replay() -> None:
 def replay_view(lang: str) -> None:
     """The replayed record through the same panels as a live run; nothing trains, nothing refreshes."""
     snap = st.session_state[REPLAY]
-    st.info(t("replay_banner", lang, run=snap["run_id"], step=number(snap["progress"]["step"])),
-            icon=":material/history:")
+    banner = st.container(horizontal=True, vertical_alignment="center")
+    banner.info(t("replay_banner", lang, run=snap["run_id"], step=number(snap["progress"]["step"])),
+                icon=":material/history:")
+    banner.button(t("replay_close", lang), key="btn_replay_close", icon=":material/close:", on_click=_close_replay,
+                  width="content")
     status_panel(snap, lang)
     if snap["twins"]:
-        metrics_row(snap, lang)
         chart_tabs(state.session_runs(), snap, lang)
+        run_facts(snap, lang)
 
 
 # -- concepts ---------------------------------------------------------------------------------------------

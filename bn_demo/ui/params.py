@@ -21,7 +21,9 @@ from .strings import LANGS
 DEFAULT_PRESET = "tutorial"
 DEFAULT_LANG = "en"
 CONFIG_KEYS = tuple(key for name in LINK_FIELDS for key in (("depth", "width") if name == "hidden" else (name,)))
-URL_KEYS = ("preset", "lang", *CONFIG_KEYS)  # every parameter the page knows
+URL_KEYS = ("preset", "lang", "projector", *CONFIG_KEYS)  # every parameter the page knows
+# projector=1: the page's projector mode (a view setting, not an experiment's): large chart text, no sidebar.
+SWITCH_VALUES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 _TYPES = {f.name: str(f.type) for f in fields(RunConfig)} | {"depth": "int", "width": "int"}
 INT_KEYS = {k for k in CONFIG_KEYS if _TYPES[k] == "int"}
 FLOAT_KEYS = {k for k in CONFIG_KEYS if _TYPES[k] == "float"}
@@ -44,6 +46,7 @@ class Problem:
 class Link:
     preset: str = DEFAULT_PRESET
     lang: str = DEFAULT_LANG
+    projector: bool = False
     config: RunConfig = field(default_factory=lambda: PRESETS[DEFAULT_PRESET].config())
     problems: list[Problem] = field(default_factory=list)
 
@@ -62,7 +65,7 @@ def config_values(config: RunConfig) -> dict:
     return values
 
 
-def to_params(preset: str, config: RunConfig, lang: str = DEFAULT_LANG) -> dict[str, str]:
+def to_params(preset: str, config: RunConfig, lang: str = DEFAULT_LANG, projector: bool = False) -> dict[str, str]:
     """Only what differs from the preset (and the defaults), so shared links stay short and readable."""
     base = config_values(PRESETS[preset].config())
     params = {}
@@ -70,6 +73,8 @@ def to_params(preset: str, config: RunConfig, lang: str = DEFAULT_LANG) -> dict[
         params["preset"] = preset
     if lang != DEFAULT_LANG:
         params["lang"] = lang
+    if projector:
+        params["projector"] = "1"
     for key, value in config_values(config).items():
         if value != base[key]:
             params[key] = url_value(value)
@@ -110,6 +115,10 @@ def from_params(params: Mapping) -> Link:
         link.problems.append(Problem("lang", lang, "choice", {"options": LANGS}))
         lang = DEFAULT_LANG
     link.lang = lang
+    projector = raw.pop("projector", "0").strip().lower()
+    if projector not in SWITCH_VALUES:
+        link.problems.append(Problem("projector", projector, "choice", {"options": ("0", "1")}))
+    link.projector = SWITCH_VALUES.get(projector, False)
     for key in sorted(set(raw) - set(CONFIG_KEYS)):
         link.problems.append(Problem(key, raw[key], "unknown_parameter"))
     values = {}

@@ -17,6 +17,7 @@ EN: dict[str, str] = {
                "lockstep — same initial weights, same mini-batches, same order — so every difference you "
                "see is BN's doing.",
     "tab_lab": "Live lab",
+    "tab_sweep": "LR sweep",
     "tab_concepts": "Concepts",
     "language": "Language",
     # -- sidebar ----------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ EN: dict[str, str] = {
                                "for a local Ray, or use --backend thread",
     "backend_unknown_backend": "unknown backend {backend}: choose thread or ray",
     "worker_lost": "The process that trained this run ended unexpectedly ({type}); the curves so far are kept.",
-    "replay_open": "Replay a saved run",
+    "replay_open": "Replay a run",
     "replay_file": "A run record (the “Run record (JSON)” download)",
     "replay_help": "Shows every tab as it was when the file was saved; nothing trains. JSON only, at most 16 MB.",
     "replay_close": "Close the replay",
@@ -118,6 +119,22 @@ EN: dict[str, str] = {
     "reset": "Reset",
     "reset_help": "Stop the run and clear its charts; your settings stay.",
     "start_help": "Train with the settings in the sidebar.",
+    # Live controls (ui/live_controls.py): they act on the run as it trains.
+    "live_controls": "Live controls",
+    "live_lr": "Learning rate now",
+    "live_lr_apply": "Apply",
+    "live_lr_help": "Both networks switch to this learning rate at the same step; the run record notes "
+                    "the step. The sidebar's learning rate stays the one the run started with.",
+    "live_steps": "Steps",
+    "live_step": "Step",
+    "live_step_help": "While paused: train exactly this many steps, then pause again.",
+    "live_pause_at": "Pause at step",
+    "live_pause_at_none": "none",
+    "live_pause_at_set": "Set",
+    "live_pause_at_help": "The run pauses by itself once it has trained this many steps. Clear the box and "
+                          "press Set to cancel.",
+    "live_pause_at_note": "Pauses at step {step}.",
+    "live_refused": "Not applied: {problem}",
     "title_intro": "What BN does to one unit's inputs over a mini-batch",
     "intro_before": "before BN: mean {mean}, std {std}",
     "intro_after": "after BN (γ = 1, β = 0): mean {mean}, std {std}",
@@ -191,6 +208,7 @@ EN: dict[str, str] = {
     "twin_bn": "BN",
     "twin_plain": "plain",
     # -- chart tabs -----------------------------------------------------------------------------------
+    "tab_lesson": "Lesson",
     "tab_curves": "Loss & accuracy",
     "tab_distributions": "Distributions",
     "tab_paper": "BN paper view",
@@ -234,6 +252,7 @@ EN: dict[str, str] = {
     "no_bn_in_plain": "The plain network has no BN layer.",
     "title_loss": "Loss",
     "title_acc": "Accuracy",
+    "title_acc_heldout": "Held-out accuracy (eval mode)",
     "title_bands": "{layer} · {kind}: percentile bands over steps",
     "title_heatmap": "{layer} · {kind}: histogram over steps",
     "title_hist": "{layer} · {kind}: histograms at chosen steps",
@@ -250,6 +269,30 @@ EN: dict[str, str] = {
     "kind_bn": "post-BN",
     "kind_act": "post-activation",
     "kind_linear_plain": "linear output",
+    "kind_input": "input to the nonlinearity",
+    "panel_input": "{net}: {kind}",
+    "title_bands_grid": "Every hidden layer · {kind}: percentile bands over steps",
+    "marker_lr": "lr → {lr}",
+    "look_bands_input": "The same quantity in both networks, the one the BN paper plots: what each layer's "
+                        "nonlinearity receives (BN: γx̂+β, plain: the linear output). Watch the plain network's band "
+                        "drift or widen as the layers below it learn, while BN's stays centred with a steady spread.",
+    "all_layers": "All layers",
+    "all_layers_help": "Small multiples: every hidden layer at once, one row per layer, on the same value axis "
+                       "in a row.",
+    "smoothing": "Smoothing of the training-batch curve",
+    "smoothing_help": "TensorBoard's exponential moving average of the per-batch values (0 = raw). Held-out "
+                      "points are never smoothed.",
+    "lesson_layer": "Layer to watch",
+    "lesson_layer_option": "Layer: {layer}",
+    "lesson_sentence": "**{layer}**, input to the nonlinearity on the probe batch (train mode), step {start} → "
+                       "{step}: {parts}.",
+    "lesson_part": "{net} spread ×{ratio}, median moved {shift}",
+    "lesson_waiting": "The distributions appear with the first probes.",
+    "projector": "Projector",
+    "projector_help": "For a class at 1280×720: large chart text, the sidebar folded away, the lesson at full "
+                      "width. The link keeps it (projector=1).",
+    "projector_settings": "{preset} · {dataset} · lr {lr} · batch {batch} · {model}. Turn off Projector to "
+                          "change the settings.",
     "gallery_correct": "✓",
     "gallery_wrong": "✗",
     "gallery_truth": "true: {label}",
@@ -332,6 +375,28 @@ EN: dict[str, str] = {
                       "layers and measured steps). ‖G − G′‖ grows with the gradients' size, so compare it with the "
                       "cosine below it.",
     "ics_not_yet": "The comparison appears once both networks have ICS measurements.",
+    "ics_rel_larger": "Relative to the gradient's own size, ‖G − G′‖ / ‖G‖ is **{ratio}× larger with BN** ({bn} vs "
+                      "{plain}).",
+    "ics_rel_smaller": "Relative to the gradient's own size, ‖G − G′‖ / ‖G‖ is **{ratio}× smaller with BN** ({bn} vs "
+                       "{plain}).",
+    "ics_phases": "Split by phase: a network has *memorised* its training set from the first step after which its "
+                  "training-batch accuracy, averaged over the last {window} steps, stays at or above {threshold}; "
+                  "before that it is *learning*. With BN: {bn}; without BN: {plain}.",
+    "ics_phase_from": "memorised from step {step}",
+    "ics_phase_never": "not memorised (yet)",
+    "ics_phase_line": "**{phase}** ({n_bn} and {n_plain} measurements): with BN, ‖G − G′‖ is {ratio}× the plain "
+                      "network's and the relative one {rel_ratio}×.",
+    "ics_phase_empty": "**{phase}**: no measurements from both networks in this phase (yet).",
+    "phase_learning": "Learning",
+    "phase_memorised": "Memorised",
+    "drift_numbers": "**Distribution drift in this run**, of the input to the nonlinearity in {layer} at step {step}, "
+                     "each network against itself at step 0 (before any update): the median moved by {bn_shift} "
+                     "with BN and {plain_shift} without; the 15th–85th percentile spread is {bn_spread}× and "
+                     "{plain_spread}× its step-0 width; the histogram's distance from its step-0 shape "
+                     "(Wasserstein-1, in the quantity's own units) is {bn_w1} and {plain_w1}.",
+    "drift_outside": "{share} of the {net}'s values now lie outside the fixed bins; W1 counts them at the nearest "
+                     "edge, so that distance is a lower bound.",
+    "drift_not_yet": "The drift numbers appear once both networks have a second probe.",
     "explain_gallery": "The first {n} images of the held-out split ({split}) with each network's predicted label "
                        "at the latest evaluation (eval mode). A red ✗ marks a mistake.",
     "look_gallery": "Early on, the plain network gets many wrong while BN already reads most digits. Mistakes "
@@ -458,6 +523,75 @@ EN: dict[str, str] = {
     "cli_record_bad_field": "the field {detail} is missing or malformed",
     "cli_record_too_large": "larger than {limit} MB",
     "cli_unreadable": "error: cannot read {path}: {why}",
+    # sweep (bn_demo/cli.py `sweep`, numbers from bn_demo/sweep.py)
+    "cli_help_sweep": "train the twins at each learning rate of a grid and compare them: steps to a target held-out "
+                      "accuracy, divergence, collapse",
+    "cli_help_lrs": "learning rates: lo:hi:count (count rates evenly spaced in log, both ends included) or a comma "
+                    "list (default {default})",
+    "cli_help_seeds": "seeds, e.g. 1, 1-5 or 1,3,5 (default: --seed)",
+    "cli_help_arms": "the networks trained in lockstep: bn, plain or bn,plain (default: --model)",
+    "cli_help_target": "the held-out accuracy (eval mode, between 0 and 1) a run must reach (default {default})",
+    "cli_help_sweep_out": "write the sweep as JSON (format bn-lab-sweep, bn_demo/sweep.py)",
+    "cli_help_sweep_csv": "write one CSV row per learning rate, seed and twin",
+    "cli_sweep_grid_format": "{text}: expected lo:hi:count or a comma list of learning rates",
+    "cli_sweep_grid_positive": "{value} is not a positive number",
+    "cli_sweep_grid_count": "between {low} and {high} learning rates",
+    "cli_sweep_grid_order": "the last rate ({high}) must be above the first ({low})",
+    "cli_sweep_seeds_format": "{text}: expected seeds such as 1, 1-5 or 1,3,5",
+    "cli_sweep_seeds_count": "at most {high} seeds",
+    "cli_sweep_arms_unknown": "unknown network {arm} (known: {options})",
+    "cli_sweep_arms_format": "{text}: expected networks such as bn,plain, each once",
+    "cli_sweep_target": "{value}: expected a held-out accuracy above 0 and at most 1",
+    "cli_sweep_conflict": "{flag} cannot be combined with {other} in a sweep",
+    "cli_sweep_progress": "run {index}/{total}: lr {lr}, seed {seed}  step {step}/{steps}",
+    "cli_sweep_run": "run {index}/{total}: lr {lr}, seed {seed}: {outcomes} ({seconds} s)",
+    "cli_sweep_arm_outcome": "{twin} {outcome}",
+    "cli_sweep_arm_outcome_at": "{twin} {outcome} at step {step}",
+    "cli_sweep_line": "device: {device}   runs: {runs} (learning rates: {lrs}, seeds: {seeds})   steps per run: {steps}"
+                      "   time: {seconds} s",
+    "cli_sweep_incomplete": "interrupted: the tables hold the {done} of {total} runs that ended",
+    "cli_col_lr": "lr",
+    "cli_sweep_col_steps": "steps to {target}",
+    "cli_sweep_col_reached": "reached",
+    "cli_sweep_col_final_acc": "final test acc",
+    "cli_sweep_outcome_count": "{outcome} {count}/{runs}",
+    "cli_sweep_tolerance": "Highest learning rate each twin tolerates (grid {low} to {high}):",
+    "cli_sweep_col_highest_target": "reaches {target}",
+    "cli_sweep_col_highest_trained": "no divergence or collapse",
+    "cli_sweep_col_fastest": "fastest to {target}",
+    "cli_sweep_fastest": "lr {lr} ({steps} steps)",
+    "cli_sweep_ratio": "{twin} against {reference}: {reaching} the highest rate reaching {target}, {trained} the highest "
+                       "rate without divergence or collapse.",
+    "cli_sweep_same_rate": "At the same learning rate (where every seed of both twins reaches {target}):",
+    "cli_sweep_col_ref_steps": "{reference} steps",
+    "cli_sweep_col_saved": "fewer steps",
+    "cli_sweep_saved": "{steps} ({speedup})",
+    "cli_sweep_col_ref_acc": "{reference} final acc",
+    "cli_sweep_col_gain": "acc difference",
+    "cli_sweep_same_rate_none": "No learning rate where both twins reach {target}.",
+    "cli_sweep_footnote": "steps to {target}: the first evaluation at or above {target} accuracy on the whole held-out "
+                          "split in eval mode (BN running statistics), evaluated every {eval_every} steps and at each "
+                          "epoch end; — never. at step: where a twin diverged or collapsed (over seeds, the earliest); "
+                          "a diverged twin's final accuracy is from its last evaluation before it diverged. Highest "
+                          "rate: every seed reaches the target, or ends without divergence or collapse; ≥ marks the "
+                          "grid's top rate (the limit may lie above it). Over seeds: mean ± sd.",
+    # the sweep's figure (bn_demo/ui/sweep_view.py; not on the page yet)
+    "sweep_intro": "A learning-rate sweep (python -m bn_demo sweep --out): each twin trained at every rate of a grid. "
+                   "Dashed lines: each twin's highest rate that reaches the target (how much higher a rate BN "
+                   "tolerates). The top panel at one rate: how much faster BN is at the same rate.",
+    "sweep_upload": "A sweep file (JSON)",
+    "sweep_example": "The bundled example: {dataset}, {optimizer}, learning rates {lrs}, seeds {seeds} ({runs} runs, "
+                     "measured on the project's 2-core build machine). Open your own sweep file to see it instead.",
+    "sweep_bad_file": "This file is not a sweep this version can read.",
+    "sweep_panel_steps": "Steps to {target} held-out accuracy (eval mode; mean over seeds)",
+    "sweep_panel_acc": "Final held-out accuracy (eval mode) and outcome of each run",
+    "sweep_axis_lr": "learning rate (log scale)",
+    "sweep_axis_steps": "steps",
+    "sweep_axis_acc": "held-out accuracy",
+    "sweep_legend_outcome": "{twin}: {outcome}",
+    "sweep_highest": "{twin} up to {lr}",
+    "sweep_hover_steps": "lr %{x:g}: %{y:,.0f} steps",
+    "sweep_hover_acc": "lr %{x:g}: %{y:.1%}",
 }
 
 KO: dict[str, str] = {
@@ -465,6 +599,7 @@ KO: dict[str, str] = {
     "tagline": "배치 정규화(BatchNorm)가 하는 일을 눈으로 확인하세요. BatchNorm이 **있는** 네트워크와 **없는 쌍둥이** "
                "네트워크가 같은 초기 가중치, 같은 미니배치, 같은 순서로 나란히 학습하므로, 보이는 차이는 모두 BN 때문입니다.",
     "tab_lab": "실험실",
+    "tab_sweep": "학습률 스윕",
     "tab_concepts": "개념",
     "language": "언어",
     "sidebar_setup": "실험 설정",
@@ -541,7 +676,7 @@ KO: dict[str, str] = {
                                "BN_DEMO_RAY_ADDRESS를 지우거나 --backend thread를 사용하세요",
     "backend_unknown_backend": "알 수 없는 백엔드 {backend}: thread 또는 ray를 고르세요",
     "worker_lost": "이 실행을 학습하던 프로세스가 예기치 않게 끝났습니다 ({type}). 지금까지의 곡선은 남아 있습니다.",
-    "replay_open": "저장된 실행 다시 보기",
+    "replay_open": "다시 보기",
     "replay_file": "실행 기록 (“실행 기록 (JSON)” 다운로드 파일)",
     "replay_help": "파일을 저장했을 때의 모든 탭을 그대로 보여 줍니다. 학습은 하지 않습니다. JSON만, 최대 16 MB.",
     "replay_close": "다시 보기 닫기",
@@ -561,6 +696,20 @@ KO: dict[str, str] = {
     "reset": "초기화",
     "reset_help": "실행을 멈추고 차트를 지웁니다. 설정은 그대로 남습니다.",
     "start_help": "사이드바의 설정으로 학습합니다.",
+    "live_controls": "실시간 조절",
+    "live_lr": "지금 학습률",
+    "live_lr_apply": "적용",
+    "live_lr_help": "두 네트워크가 같은 스텝부터 이 학습률로 학습하고, 실행 기록에 그 스텝이 남습니다. "
+                    "사이드바의 학습률은 실행을 시작할 때의 값 그대로입니다.",
+    "live_steps": "스텝 수",
+    "live_step": "스텝 진행",
+    "live_step_help": "일시정지 중에: 정확히 이만큼 스텝을 학습한 뒤 다시 일시정지합니다.",
+    "live_pause_at": "일시정지할 스텝",
+    "live_pause_at_none": "없음",
+    "live_pause_at_set": "설정",
+    "live_pause_at_help": "이 스텝까지 학습하면 저절로 일시정지합니다. 칸을 비우고 설정을 누르면 취소됩니다.",
+    "live_pause_at_note": "스텝 {step}에서 일시정지합니다.",
+    "live_refused": "적용하지 않았습니다: {problem}",
     "title_intro": "미니배치에서 BN이 한 유닛의 입력에 하는 일",
     "intro_before": "BN 전: 평균 {mean}, 표준편차 {std}",
     "intro_after": "BN 후 (γ = 1, β = 0): 평균 {mean}, 표준편차 {std}",
@@ -629,6 +778,7 @@ KO: dict[str, str] = {
     "net_plain": "일반 네트워크",
     "twin_bn": "BN",
     "twin_plain": "일반",
+    "tab_lesson": "수업",
     "tab_curves": "손실과 정확도",
     "tab_distributions": "분포",
     "tab_paper": "BN 논문 그림",
@@ -671,6 +821,7 @@ KO: dict[str, str] = {
     "no_bn_in_plain": "일반 네트워크에는 BN 층이 없습니다.",
     "title_loss": "손실",
     "title_acc": "정확도",
+    "title_acc_heldout": "평가 분할 정확도 (평가 모드)",
     "title_bands": "{layer} · {kind}: 스텝별 백분위 띠",
     "title_heatmap": "{layer} · {kind}: 스텝별 히스토그램",
     "title_hist": "{layer} · {kind}: 고른 스텝의 히스토그램",
@@ -687,6 +838,28 @@ KO: dict[str, str] = {
     "kind_bn": "BN 후",
     "kind_act": "활성화 후",
     "kind_linear_plain": "선형 출력",
+    "kind_input": "비선형 함수의 입력",
+    "panel_input": "{net}: {kind}",
+    "title_bands_grid": "모든 은닉층 · {kind}: 스텝별 백분위 띠",
+    "marker_lr": "학습률 → {lr}",
+    "look_bands_input": "두 네트워크에 똑같이 있는 값, BN 논문이 그린 바로 그 값입니다: 각 층의 비선형 함수가 받는 입력 "
+                        "(BN: γx̂+β, 일반: 선형 출력). 아래층이 학습하는 동안 일반 네트워크의 띠는 이동하거나 넓어지고, "
+                        "BN의 띠는 가운데에 머물며 퍼짐도 일정합니다.",
+    "all_layers": "모든 층",
+    "all_layers_help": "작은 그림 여러 개: 모든 은닉층을 한꺼번에, 층마다 한 줄씩, 한 줄 안에서는 같은 값 축으로 보여 줍니다.",
+    "smoothing": "학습 배치 곡선 평활화",
+    "smoothing_help": "배치마다의 값에 TensorBoard의 지수 이동 평균을 적용합니다 (0 = 원래 값). 평가 분할의 점은 "
+                      "평활화하지 않습니다.",
+    "lesson_layer": "볼 층",
+    "lesson_layer_option": "층: {layer}",
+    "lesson_sentence": "**{layer}**, 프로브 배치에서 비선형 함수의 입력 (학습 모드), 스텝 {start} → {step}: {parts}.",
+    "lesson_part": "{net} 퍼짐 ×{ratio}, 중앙값 이동 {shift}",
+    "lesson_waiting": "첫 프로브가 끝나면 분포가 나타납니다.",
+    "projector": "프로젝터",
+    "projector_help": "1280×720 수업 화면용: 그래프 글자를 크게, 사이드바는 접고, 수업 보기를 전체 너비로. 링크에 "
+                      "남습니다 (projector=1).",
+    "projector_settings": "{preset} · {dataset} · 학습률 {lr} · 배치 {batch} · {model}. 설정을 바꾸려면 프로젝터를 "
+                          "끄세요.",
     "gallery_correct": "✓",
     "gallery_wrong": "✗",
     "gallery_truth": "정답: {label}",
@@ -759,6 +932,27 @@ KO: dict[str, str] = {
     "ics_bn_smaller": "**이번 실행에서는** ‖G − G′‖의 중앙값이 **BN에서 {ratio}배 더 작습니다** ({bn} 대 {plain}, 모든 "
                       "층과 측정 스텝). ‖G − G′‖는 기울기의 크기에 따라 커지므로 아래의 코사인과 함께 보세요.",
     "ics_not_yet": "두 네트워크 모두 ICS 측정값이 생기면 비교가 나타납니다.",
+    "ics_rel_larger": "기울기 자체의 크기에 대한 비율 ‖G − G′‖ / ‖G‖로 보면 **BN에서 {ratio}배 더 큽니다** ({bn} 대 "
+                      "{plain}).",
+    "ics_rel_smaller": "기울기 자체의 크기에 대한 비율 ‖G − G′‖ / ‖G‖로 보면 **BN에서 {ratio}배 더 작습니다** ({bn} 대 "
+                       "{plain}).",
+    "ics_phases": "단계별로 나누면: 학습 배치 정확도의 최근 {window} 스텝 평균이 어떤 스텝부터 끝까지 {threshold} 이상을 "
+                  "유지하면 그 스텝부터 네트워크가 학습 데이터를 *암기*한 것이고, 그 전은 *학습 중*입니다. BN: {bn}, "
+                  "BN 없음: {plain}.",
+    "ics_phase_from": "{step} 스텝부터 암기",
+    "ics_phase_never": "(아직) 암기하지 않음",
+    "ics_phase_line": "**{phase}** (측정 {n_bn}회와 {n_plain}회): BN의 ‖G − G′‖는 일반 네트워크의 {ratio}배, 상대값은 "
+                      "{rel_ratio}배입니다.",
+    "ics_phase_empty": "**{phase}**: 이 단계에서는 (아직) 두 네트워크 모두의 측정값이 있지는 않습니다.",
+    "phase_learning": "학습 중",
+    "phase_memorised": "암기",
+    "drift_numbers": "**이번 실행의 분포 이동.** {layer}의 비선형 함수 입력을 {step} 스텝에서 각 네트워크 자신의 0 스텝"
+                     "(업데이트 전)과 비교합니다. 중앙값 이동: BN {bn_shift}, BN 없음 {plain_shift}. 15–85 백분위 폭: "
+                     "0 스텝 폭의 BN {bn_spread}배, BN 없음 {plain_spread}배. 히스토그램이 0 스텝 모양에서 떨어진 "
+                     "거리(Wasserstein-1, 그 양의 단위): BN {bn_w1}, BN 없음 {plain_w1}.",
+    "drift_outside": "{net} 값의 {share}가 이제 고정된 구간 밖에 있습니다. W1은 이 값들을 가장 가까운 경계에 놓고 재므로 "
+                     "이 거리는 하한입니다.",
+    "drift_not_yet": "두 네트워크 모두 두 번째 프로브가 생기면 이동 수치가 나타납니다.",
     "explain_gallery": "평가 분할({split})의 처음 {n}장과 최근 평가(평가 모드)에서 각 네트워크가 예측한 레이블입니다. "
                        "빨간 ✗는 틀린 예측입니다.",
     "look_gallery": "초기에는 일반 네트워크가 많이 틀리는 동안 BN은 이미 대부분을 맞힙니다. 학습 후반의 실수는 실제로 "
@@ -876,6 +1070,73 @@ KO: dict[str, str] = {
     "cli_record_bad_field": "{detail} 항목이 없거나 형식이 잘못됨",
     "cli_record_too_large": "{limit} MB보다 큼",
     "cli_unreadable": "오류: {path}을(를) 읽을 수 없습니다: {why}",
+    # sweep (bn_demo/cli.py `sweep`, bn_demo/sweep.py의 수치)
+    "cli_help_sweep": "격자의 학습률마다 쌍둥이를 학습해 비교: 목표 평가 정확도까지의 스텝, 발산, 붕괴",
+    "cli_help_lrs": "학습률: lo:hi:count (로그 간격으로 고르게 count개, 양 끝 포함) 또는 쉼표 목록 (기본값 {default})",
+    "cli_help_seeds": "시드, 예: 1, 1-5 또는 1,3,5 (기본값: --seed)",
+    "cli_help_arms": "나란히 학습할 네트워크: bn, plain 또는 bn,plain (기본값: --model)",
+    "cli_help_target": "실행이 도달해야 할 평가 정확도 (평가 모드, 0과 1 사이) (기본값 {default})",
+    "cli_help_sweep_out": "스윕을 JSON으로 저장 (형식 bn-lab-sweep, bn_demo/sweep.py)",
+    "cli_help_sweep_csv": "학습률, 시드, 쌍둥이마다 한 행씩 CSV로 저장",
+    "cli_sweep_grid_format": "{text}: lo:hi:count 또는 쉼표로 구분한 학습률 목록이어야 합니다",
+    "cli_sweep_grid_positive": "{value}은(는) 양수가 아닙니다",
+    "cli_sweep_grid_count": "학습률은 {low}개에서 {high}개까지",
+    "cli_sweep_grid_order": "마지막 학습률({high})이 첫 학습률({low})보다 커야 합니다",
+    "cli_sweep_seeds_format": "{text}: 1, 1-5, 1,3,5 같은 시드여야 합니다",
+    "cli_sweep_seeds_count": "시드는 최대 {high}개",
+    "cli_sweep_arms_unknown": "알 수 없는 네트워크 {arm} (가능: {options})",
+    "cli_sweep_arms_format": "{text}: bn,plain 같은 네트워크를 한 번씩 적어야 합니다",
+    "cli_sweep_target": "{value}: 0보다 크고 1 이하인 평가 정확도여야 합니다",
+    "cli_sweep_conflict": "스윕에서는 {flag}와(과) {other}를 함께 쓸 수 없습니다",
+    "cli_sweep_progress": "실행 {index}/{total}: 학습률 {lr}, 시드 {seed}  스텝 {step}/{steps}",
+    "cli_sweep_run": "실행 {index}/{total}: 학습률 {lr}, 시드 {seed}: {outcomes} ({seconds}초)",
+    "cli_sweep_arm_outcome": "{twin} {outcome}",
+    "cli_sweep_arm_outcome_at": "{twin} 스텝 {step}에서 {outcome}",
+    "cli_sweep_line": "장치: {device}   실행: {runs}개 (학습률 {lrs}개, 시드 {seeds}개)   실행당 스텝: {steps}   "
+                      "시간: {seconds}초",
+    "cli_sweep_incomplete": "중단됨: 표에는 끝난 실행 {done}개만 있습니다 (전체 {total}개)",
+    "cli_col_lr": "학습률",
+    "cli_sweep_col_steps": "{target} 도달 스텝",
+    "cli_sweep_col_reached": "도달",
+    "cli_sweep_col_final_acc": "최종 평가 정확도",
+    "cli_sweep_outcome_count": "{outcome} {count}/{runs}",
+    "cli_sweep_tolerance": "쌍둥이마다 견디는 가장 높은 학습률 (격자 {low}부터 {high}까지):",
+    "cli_sweep_col_highest_target": "{target} 도달",
+    "cli_sweep_col_highest_trained": "발산·붕괴 없음",
+    "cli_sweep_col_fastest": "{target}에 가장 빨리",
+    "cli_sweep_fastest": "학습률 {lr} ({steps} 스텝)",
+    "cli_sweep_ratio": "{twin} 대 {reference}: {target}에 도달하는 가장 높은 학습률은 {reaching}, 발산·붕괴 없는 가장 "
+                       "높은 학습률은 {trained}.",
+    "cli_sweep_same_rate": "같은 학습률에서 (두 쌍둥이의 모든 시드가 {target}에 도달한 곳):",
+    "cli_sweep_col_ref_steps": "{reference} 스텝",
+    "cli_sweep_col_saved": "줄어든 스텝",
+    "cli_sweep_saved": "{steps} ({speedup})",
+    "cli_sweep_col_ref_acc": "{reference} 최종 정확도",
+    "cli_sweep_col_gain": "정확도 차이",
+    "cli_sweep_same_rate_none": "두 쌍둥이가 모두 {target}에 도달한 학습률이 없습니다.",
+    "cli_sweep_footnote": "{target} 도달 스텝: 평가 분할 전체를 평가 모드(BN running 통계)로 잰 정확도가 처음 {target} "
+                          "이상이 된 평가의 스텝 ({eval_every} 스텝마다와 각 에포크 끝에 평가); —는 도달하지 못함. "
+                          "해당 스텝: 쌍둥이가 발산하거나 붕괴한 스텝 (시드가 여럿이면 가장 이른 것); 발산한 쌍둥이의 "
+                          "최종 정확도는 발산 전 마지막 평가의 값. 가장 높은 학습률: 모든 시드가 목표에 도달하거나 "
+                          "발산·붕괴 없이 끝난 학습률; ≥는 격자의 가장 높은 학습률 (한계는 그보다 높을 수 있음). "
+                          "시드가 여럿이면 평균 ± 표준편차.",
+    # 스윕 그림 (bn_demo/ui/sweep_view.py; 아직 페이지에 없음)
+    "sweep_intro": "학습률 스윕(python -m bn_demo sweep --out): 격자의 학습률마다 두 쌍둥이를 학습했습니다. 점선: 쌍둥이마다 "
+                   "목표에 도달한 가장 높은 학습률 (BN이 얼마나 더 높은 학습률을 견디는지). 위 패널의 한 학습률: 같은 "
+                   "학습률에서 BN이 얼마나 더 빠른지.",
+    "sweep_upload": "스윕 파일 (JSON)",
+    "sweep_example": "함께 들어 있는 예: {dataset}, {optimizer}, 학습률 {lrs}, 시드 {seeds} (실행 {runs}번, 프로젝트의 "
+                     "2코어 빌드 머신에서 측정). 직접 만든 스윕 파일을 열면 그것을 보여 줍니다.",
+    "sweep_bad_file": "이 버전이 읽을 수 있는 스윕 파일이 아닙니다.",
+    "sweep_panel_steps": "평가 정확도 {target}까지의 스텝 (평가 모드, 시드 평균)",
+    "sweep_panel_acc": "실행마다 최종 평가 정확도(평가 모드)와 결과",
+    "sweep_axis_lr": "학습률 (로그 눈금)",
+    "sweep_axis_steps": "스텝",
+    "sweep_axis_acc": "평가 정확도",
+    "sweep_legend_outcome": "{twin}: {outcome}",
+    "sweep_highest": "{twin}: {lr}까지",
+    "sweep_hover_steps": "학습률 %{x:g}: %{y:,.0f} 스텝",
+    "sweep_hover_acc": "학습률 %{x:g}: %{y:.1%}",
 }
 
 TEXTS = {"en": EN, "ko": KO}
@@ -888,12 +1149,13 @@ DATASET_NAMES = {
 # Field names as a URL warning shows them.
 FIELD_NAMES = {
     "en": {"lr": "learning rate", "batch_size": "batch size", "bn_momentum": "BN momentum",
-           "bn_placement": "BN placement", "init_std": "init σ", "model": "networks"},
+           "bn_placement": "BN placement", "init_std": "init σ", "model": "networks", "pause_at": "pause at step"},
     "ko": {"lr": "학습률", "batch_size": "배치 크기", "bn_momentum": "BN 모멘텀", "bn_placement": "BN 위치",
            "init_std": "초기화 σ", "model": "네트워크", "dataset": "데이터셋", "epochs": "에포크", "steps": "스텝 수",
            "activation": "활성화 함수", "optimizer": "옵티마이저", "seed": "시드", "device": "장치",
            "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어",
-           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠"},
+           "projector": "프로젝터",
+           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠", "pause_at": "일시정지할 스텝"},
 }
 
 
