@@ -13,7 +13,6 @@ st.set_page_config(page_title="BatchNorm Lab", page_icon="🧪", layout="wide", 
 # a script stopped before it has redrawn the page leaves the page blank (issue 8; see layout._on_start). It
 # has the run's Stop button's name, so a learner cannot tell them apart: hidden. (Style only: takes no space.)
 st.html("<style>[data-testid='stStatusWidget'] button {display: none}</style>")
-state.warm_up()
 runs = state.session_runs()
 state.take_run_link()  # `run=` names a run, not a setting: out before the link is read
 lang = controls.init_session()
@@ -41,3 +40,4 @@ if sweep.open:
 if concepts.open:
     with concepts:
         layout.concepts(lang)
+state.warm_up()  # last: the page is drawn before the one-time imports start (bn_demo/ui/state.py)
