@@ -33,6 +33,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_bench import CHROMIUM, CHROMIUM_ARGS, free_port, start_server  # noqa: E402
 
+from bn_demo.ui.strings import t  # noqa: E402  (the page's English texts: the bench finds them on the page)
+
+
+def literal(key: str) -> str:
+    """The longest fixed piece of a page text (strings.py, English, as the page renders its Markdown bold), to
+    find it on the page whatever its values."""
+    return max(re.split(r"\{[^}]*\}", t(key).replace("**", "")), key=len).strip()
+
+
+def ended_words() -> tuple[str, ...]:
+    return tuple(f"· {t(f'status_{status}')}" for status in ("finished", "stopped", "failed"))
+
+
+QUEUED = literal("status_queued_line")
+LOADING = literal("status_loading")
+STEP_RE = re.compile(re.escape(t("status_line").split("{")[0]) + r"[\d,]+ /")
 SESSION_TTL = 5  # server.disconnectedSessionTTL for this bench: closed tabs are released quickly
 IDLE_TIMEOUT = 15  # the registry's fallback reaper (BN_DEMO_IDLE_TIMEOUT)
 
@@ -156,9 +172,9 @@ def main() -> int:
                     if i in done:
                         continue
                     text = page.content()  # the progress label is not in innerText; the DOM has it
-                    if "Queued, position" in text:
+                    if QUEUED in text:
                         waiting += 1
-                    if "· finished" in text or "· stopped" in text or "· failed" in text:
+                    if any(word in text for word in ended_words()):
                         done.add(i)
                 queued_seen = max(queued_seen, waiting)
                 time.sleep(1)
@@ -201,7 +217,6 @@ def main() -> int:
 MAX_LINK = "dataset=digits&depth=12&width=512&batch_size=1024&steps=1000000"
 SLOW_LINK = "dataset=digits&pace=0.5&steps=100000"  # the slowest pace the page offers
 LONG_LINK = "dataset=digits&steps=1000000"
-STEP_RE = re.compile(r"Step [\d,]+ /")
 SETTLED_RSS = 0.10  # resident memory after every tab closed: within 10 % of the post-warm-up level
 # A paused page checks in every 20 s (layout.HEARTBEAT_SECONDS): the idle reaper must wait longer than
 # that here, or it, not the pause grace, would free the paused tab's slot.
@@ -218,7 +233,7 @@ def _status_text(page) -> str:
 
 def _started(text: str) -> bool:
     """The run holds a training slot (or has already ended): past the queue."""
-    return "Queued" not in text and bool(STEP_RE.search(text) or "Preparing" in text)
+    return QUEUED not in text and bool(STEP_RE.search(text) or LOADING in text)
 
 
 def _final_state(page) -> str:
@@ -229,12 +244,12 @@ def _final_state(page) -> str:
     except Exception:
         line = ""
     state = line.rsplit("· ", 1)[-1].strip() if STEP_RE.search(line) else \
-        "queued" if "Queued" in text else (" ".join(line.split())[:60] or "—")
-    if "its training slot went back" in text:
+        "queued" if QUEUED in text else (" ".join(line.split())[:60] or "—")
+    if literal("status_paused_released") in text:
         state += " (slot given back)"
-    elif "may train for at most" in text:
+    elif literal("stopped_budget_seconds") in text:
         state += " (time budget)"
-    elif "a run of this size" in text:
+    elif literal("stopped_budget_work") in text:
         state += " (work budget)"
     return state
 
@@ -343,7 +358,7 @@ def adversarial(args) -> int:
             page.goto(f"{base}/?{short_link}")
             page.get_by_role("button", name="Start").first.click(timeout=60_000)
             deadline = time.monotonic() + 120
-            while "· finished" not in _status_text(page) and time.monotonic() < deadline:
+            while ended_words()[0] not in _status_text(page) and time.monotonic() < deadline:
                 time.sleep(0.5)
             warm.close()
             time.sleep(SESSION_TTL + 5)

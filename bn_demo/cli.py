@@ -226,11 +226,7 @@ def train_on(backend, config: RunConfig, args) -> int:
     if not record.get("versions"):
         record["versions"] = rec.library_versions()
     print(summary_table(record))
-    saved = True
-    if args.out:
-        saved &= save(args.out, lambda path: rec.write_json(path, record), ".json")
-    if args.csv:
-        saved &= save(args.csv, lambda path: rec.write_csv(path, record), ".csv")
+    saved = save_outputs(args, record, rec)
     return 0 if saved and record["status"] in ("finished", "diverged") else 1
 
 
@@ -249,6 +245,17 @@ def report_failure(record: dict, data_dir) -> int:
         return 1
     print(t("cli_error", message=strings.run_error(error, LANG)), file=sys.stderr)
     return 2 if code == "invalid_config" else 1
+
+
+def save_outputs(args, document: dict, writer) -> bool:
+    """Write `document` where --out and --csv ask, with `writer`'s write_json / write_csv (record.py for a
+    run, sweep.py for a sweep); False if a write failed (the file then went to a temporary path)."""
+    saved = True
+    if args.out:
+        saved &= save(args.out, lambda path: writer.write_json(path, document), ".json")
+    if args.csv:
+        saved &= save(args.csv, lambda path: writer.write_csv(path, document), ".csv")
+    return saved
 
 
 def save(path: str, write, suffix: str) -> bool:
@@ -471,11 +478,7 @@ def cmd_sweep(args) -> int:
         if not doc["runs"]:
             return code
     print(sweep_table(doc))
-    saved = True
-    if args.out:
-        saved &= save(args.out, lambda path: sweep.write_json(path, doc), ".json")
-    if args.csv:
-        saved &= save(args.csv, lambda path: sweep.write_csv(path, doc), ".csv")
+    saved = save_outputs(args, doc, sweep)
     return 0 if saved and doc["complete"] else 1
 
 

@@ -166,18 +166,18 @@ class RunConfig:
         _number("bn_eps", self.bn_eps, low=0, low_open=True, high=1)
         _number("init_std", self.init_std, low=0, low_open=True, high=100)
         _pace(self.pace, MAX_PACE)
-        _integer("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_integer("batch_size", self.batch_size, 1, MAX_BATCH)
         if self.batch_size == 1 and self.model in ("both", "bn"):
             raise ConfigError("batch_size", 1, "bn_batch_one", conflict="model")
-        _integer("epochs", self.epochs, 0, MAX_EPOCHS)
-        _integer("steps", self.steps, 0, MAX_STEPS)
+        check_integer("epochs", self.epochs, 0, MAX_EPOCHS)
+        check_integer("steps", self.steps, 0, MAX_STEPS)
         if self.steps == 0 and self.epochs == 0:
             raise ConfigError("epochs", 0, "no_steps", conflict="steps")
-        _integer("seed", self.seed, 0, 2**31 - 1)
-        _integer("probe_every", self.probe_every, 0, MAX_STEPS)
-        _integer("probe_size", self.probe_size, 2, 4096)
-        _integer("ics_every", self.ics_every, 0, MAX_STEPS)
-        _integer("eval_every", self.eval_every, 0, MAX_STEPS)
+        check_integer("seed", self.seed, 0, 2**31 - 1)
+        check_integer("probe_every", self.probe_every, 0, MAX_STEPS)
+        check_integer("probe_size", self.probe_size, 2, 4096)
+        check_integer("ics_every", self.ics_every, 0, MAX_STEPS)
+        check_integer("eval_every", self.eval_every, 0, MAX_STEPS)
         return self
 
     # -- derived quantities -------------------------------------------------------------------
@@ -232,7 +232,7 @@ class RunConfig:
         values = {"depth": len(self.hidden), "width": max(self.hidden), "batch_size": self.batch_size,
                   "epochs": self.epochs, "steps": self.steps}
         for name, value in values.items():
-            _integer(name, value, *PAGE_LIMITS[name])
+            check_integer(name, value, *PAGE_LIMITS[name])
         _pace(self.pace, PAGE_LIMITS["pace"].high)
         return self
 
@@ -319,7 +319,8 @@ def _choice(name, value, options):
         raise ConfigError(name, value, "choice", options=tuple(options))
 
 
-def _integer(name, value, low, high):
+def check_integer(name, value, low, high):
+    """ConfigError "integer_range" unless `value` is an integer within [low, high]."""
     if not _is_int(value) or not low <= value <= high:
         raise ConfigError(name, value, "integer_range", low=low, high=high)
 

@@ -344,6 +344,12 @@ class Experiment:
             raise StopRequested
 
     # -- plain rows for the run record ---------------------------------------------------------------
+    def progress(self, step: int | None = None) -> dict:
+        """Where the run stands: at `step` (the step of a snapshot taken under the lock), else now."""
+        step = self.step if step is None else step
+        return {"step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
+                "fraction": step / self.total_steps}
+
     def record_parts(self) -> dict:
         """The experiment's part of the run record (bn_demo/record.py): rows copied under the lock,
         then turned into columns outside it, so training waits only for the copy."""
@@ -362,8 +368,7 @@ class Experiment:
             edges = dict(self.edges)
             events = [dict(event) for event in self.events]
         return {
-            "progress": {"step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
-                         "fraction": step / self.total_steps},
+            "progress": self.progress(step),
             "engine_version": version,
             "cadence": {"probe_every": self.probe_every, "ics_every": self.ics_every, "eval_every": self.eval_every},
             "n_layers": self.n_layers,

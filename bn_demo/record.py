@@ -156,16 +156,14 @@ def empty(run_id: int, status: str, config: dict) -> dict:
 
 def assemble(*, run_id: int, status: str, config: dict, parts: dict | None = None, stop_reason: str | None = None,
              error: dict | None = None, device: str | None = None, versions: dict | None = None,
-             dataset: dict | None = None, progress: dict | None = None, events: list | None = None) -> dict:
+             dataset: dict | None = None, progress: dict | None = None) -> dict:
     """A whole record: the experiment's parts (Experiment.record_parts) plus what the runner knows."""
     record = empty(run_id, status, config)
     if parts is not None:
         record.update({k: v for k, v in parts.items() if k != "progress"})
         record["progress"].update(parts["progress"])
     record["progress"].update(progress or {})
-    # The engine's events (an lr change) come with its parts; `events` adds any the caller knows of.
-    record.update(stop_reason=stop_reason, error=error, device=device, versions=versions or {}, dataset=dataset,
-                  events=[*record["events"], *(events or [])])
+    record.update(stop_reason=stop_reason, error=error, device=device, versions=versions or {}, dataset=dataset)
     return record
 
 

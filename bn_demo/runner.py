@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import record as rec
-from .config import MAX_STEPS, ConfigError, RunConfig
+from .config import MAX_STEPS, ConfigError, RunConfig, check_integer
 from .data import Dataset, DataUnavailable
 
 if TYPE_CHECKING:
@@ -67,8 +67,7 @@ def checked_lr(config: RunConfig, lr) -> float:
 
 def checked_steps(name: str, value) -> int:
     """A count of steps or a step number a live control asks for (1 … MAX_STEPS), or ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STEPS:
-        raise ConfigError(name, value, "integer_range", low=1, high=MAX_STEPS)
+    check_integer(name, value, 1, MAX_STEPS)
     return value
 
 
@@ -510,8 +509,9 @@ class Runner:
     # -- plain-data view ------------------------------------------------------------------------------
     def progress(self) -> dict:
         exp = self.experiment
-        step = exp.step if exp else 0
-        total = exp.total_steps if exp else (self.config.steps or None)  # epochs need the data's size
+        # Before the networks exist: step 0 of the steps asked for (a length in epochs needs the data's size).
+        where = exp.progress() if exp else {"step": 0, "total_steps": self.config.steps or None, "fraction": 0.0}
+        step, total = where["step"], where["total_steps"]
         rate = self._samples_per_second
         if not rate and self.status == "running":  # no full window yet: report the partial one
             start, samples = self._window
@@ -521,9 +521,7 @@ class Runner:
         remaining = (total - step) * self.config.batch_size / rate if (rate and total) else None
         position = self.slots.position(self) if self.slots is not None else None
         return {
-            "step": step,
-            "total_steps": total,
-            "fraction": (step / total) if total else 0.0,
+            **where,
             "samples_per_second": rate,
             "eta_seconds": remaining if self.status == "running" else None,
             "train_seconds": self.train_seconds,
@@ -546,6 +544,9 @@ class Runner:
         exp = self.experiment
         progress = self.progress()
         progress.update(slot_released=self.gave_slot_back, pause_grace=self.pause_grace)
+        if exp is not None:  # where the run stands comes with the engine's snapshot, consistent with its series
+            for key in exp.progress():
+                progress.pop(key)
         record = rec.assemble(
             run_id=self.run_id, status=status, config=self.config.to_dict(),
             parts=exp.record_parts() if exp is not None else None, stop_reason=stop_reason, error=error,

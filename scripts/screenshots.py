@@ -49,7 +49,7 @@ def take(page, base: str, shot, out: Path) -> Path:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not start.is_enabled():
         time.sleep(1.0)  # Start comes back when the run has ended
-    page.get_by_role("tab", name=t(f"tab_{tab}", lang)).click()
+    page.get_by_role("tab", name=t(f"tab_{tab}", lang), exact=True).click()
     time.sleep(3.0)  # let the tab's charts draw
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)

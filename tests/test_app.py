@@ -275,6 +275,7 @@ def test_unavailable_dataset_falls_back_to_digits(tmp_path, monkeypatch):
     runner = wait_for_fallback(at)
     if runner.config.dataset != "digits":
         pytest.skip("Fashion-MNIST downloaded: this machine is online")
+    assert runner.config.steps == 20  # a length asked for in steps is kept
     assert any("8×8" in w.value for w in at.warning)
     assert "DataUnavailable" not in " ".join(e.value for e in at.error)
     caption = " ".join(c.value for c in at.sidebar.caption)

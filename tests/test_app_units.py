@@ -106,3 +106,14 @@ def test_lookup_falls_back_to_english():
     assert t("start", "ko") == "시작"
     assert t("start", "xx") == "Start"
     assert t("status_line", step="1", total="2", rate="3", eta="4", device="cpu", status="ok").startswith("Step 1 / 2")
+
+
+def test_a_run_put_on_the_offline_digits_keeps_the_planned_length_within_a_cap():
+    from bn_demo.config import RunConfig
+    from bn_demo.ui.state import FALLBACK_MAX_STEPS, fallback_config
+
+    tutorial = fallback_config(PRESETS["tutorial"].config())  # 10 MNIST epochs at batch 32: 18,750 steps
+    assert tutorial.dataset == "digits" and tutorial.steps == FALLBACK_MAX_STEPS
+    assert fallback_config(RunConfig(steps=20)).steps == 20  # asked for in steps: kept
+    assert fallback_config(RunConfig(steps=80_000)).steps == 80_000
+    assert fallback_config(RunConfig(epochs=1, batch_size=1024)).steps == 60_000 // 1024  # one MNIST epoch

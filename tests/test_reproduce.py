@@ -111,7 +111,8 @@ def test_santurkar_measures_are_finite_and_of_the_right_form(short_run):
 
 def test_engine_ics_matches_the_definition():
     """Def. 2.1 recomputed independently: deep copies of the nets before and after one step, a hybrid
-    with layers < i updated, ordinary nn.Module forward/backward on the same batch."""
+    with layers < i updated, ordinary nn.Module forward/backward on the same batch; ‖G − G′‖, the cosine
+    and the relative ICS ‖G − G′‖ / ‖G‖ (G: the gradient before the update), also in the record's columns."""
     config = RunConfig(dataset="digits", hidden=(16, 16, 16), activation="sigmoid", optimizer="momentum",
                        lr=0.3, batch_size=32, steps=3, epochs=0, ics_every=1, probe_every=1, eval_every=3)
     from bn_demo.data import load_digits
@@ -126,8 +127,9 @@ def test_engine_ics_matches_the_definition():
     before = {n: copy.deepcopy(t.model) for n, t in exp.twins.items()}
     exp.train_step()
     x, y = batches[0]
+    parts = exp.record_parts()
     for name, twin in exp.twins.items():
-        step, l2, cos, _rel = twin.ics.latest  # rel: tests/test_drift_metrics.py
+        step, l2, cos, rel = twin.ics.latest
         assert step == 3
         after = dict(twin.model.named_parameters())
         for i in range(1, len(config.hidden) + 1):
@@ -146,7 +148,12 @@ def test_engine_ics_matches_the_definition():
             assert l2[i - 1] == pytest.approx(float((g - g_prime).norm()), rel=1e-4, abs=1e-7), (name, i)
             expected_cos = float(F.cosine_similarity(g.reshape(1, -1), g_prime.reshape(1, -1)))
             assert cos[i - 1] == pytest.approx(expected_cos, abs=1e-5), (name, i)
+            assert rel[i - 1] == pytest.approx(float((g - g_prime).norm() / g.norm()), rel=1e-4), (name, i)
+            assert 0 < rel[i - 1] < 1  # one small step: G′ is near G, but not equal
         assert max(l2) > 0  # the step changed something: the test compares real differences
+        columns = parts["twins"][name]["ics"]
+        assert columns["rel"].shape == columns["l2"].shape == (3, 3)
+        assert np.array_equal(columns["rel"][-1], rel) and columns["step"][-1] == step == 3
 
 
 def test_landscape_is_pure_and_first_order_correct(digits):

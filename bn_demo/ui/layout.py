@@ -229,7 +229,8 @@ def status_panel(snap: dict, lang: str) -> None:
     progress, status = snap["progress"], snap["status"]
     device = snap.get("device") or "…"
     if snap.get("fallback"):
-        notice(t("fallback_notice", lang, problem=data_problem(snap["fallback"], lang)),
+        notice(t("fallback_notice", lang, problem=data_problem(snap["fallback"], lang),
+                 steps=number(snap["config"]["steps"]), most=number(state.FALLBACK_MAX_STEPS)),
                snap["fallback"].get("detail"), lang)
     if status == "failed":
         notice(t("run_failed", lang, message=run_error(snap["error"], lang)), (snap["error"] or {}).get("detail"),

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from ..config import LINK_FIELDS, PAGE_LIMITS, PRESETS, SHOWN_CHARS, ConfigError, RunConfig, shorten
+from ..config import LINK_FIELDS, PAGE_LIMITS, PRESETS, SHOWN_CHARS, ConfigError, RunConfig, check_integer, shorten
 from .strings import LANGS
 
 DEFAULT_PRESET = "tutorial"
@@ -159,9 +159,8 @@ def _culprit(exc: ConfigError, values: dict) -> str:
 def _apply(config: RunConfig, values: dict) -> RunConfig:
     # Checked before the hidden tuple is built: depth=10**9 would allocate gigabytes first.
     for key in ("depth", "width"):
-        low, high = PAGE_LIMITS[key]
-        if key in values and not low <= values[key] <= high:
-            raise ConfigError(key, values[key], "integer_range", low=low, high=high)
+        if key in values:
+            check_integer(key, values[key], *PAGE_LIMITS[key])
     depth, width = values.get("depth", len(config.hidden)), values.get("width", max(config.hidden))
     changes = {k: v for k, v in values.items() if k not in ("depth", "width")}
     return config.replace(hidden=(width,) * depth, **changes)

@@ -89,7 +89,8 @@ EN: dict[str, str] = {
     "data_missing": "Not in the server's data folder yet: downloaded there on Start (needs internet).",
     "data_unavailable": "Unavailable: {problem} Start uses the offline 8×8 digits instead.",
     "data_downloading": "Loading {name}… (downloading if it is not on disk)",
-    "fallback_notice": "{problem} This run uses the offline 8×8 digits instead.",
+    "fallback_notice": "{problem} This run uses the offline 8×8 digits instead, for {steps} steps (the planned "
+                       "run's length, at most {most}).",
     "technical_detail": "Technical detail",
     "cli_help_backend": "where the run trains: thread (this process, the default) or ray (a Ray actor in its own "
                         "worker process; a local Ray, or the cluster at $BN_DEMO_RAY_ADDRESS)",
@@ -667,7 +668,8 @@ KO: dict[str, str] = {
     "data_missing": "아직 서버의 데이터 폴더에 없습니다. 시작하면 그곳에 내려받습니다 (인터넷 필요).",
     "data_unavailable": "사용할 수 없음: {problem} 시작하면 오프라인 8×8 숫자 데이터를 대신 사용합니다.",
     "data_downloading": "{name} 불러오는 중… (디스크에 없으면 내려받는 중)",
-    "fallback_notice": "{problem} 이번 실행은 오프라인 8×8 숫자 데이터를 대신 사용합니다.",
+    "fallback_notice": "{problem} 이번 실행은 오프라인 8×8 숫자 데이터를 대신 사용하며, {steps} 스텝 학습합니다 (계획한 "
+                       "실행의 길이, 최대 {most}).",
     "technical_detail": "기술적 세부 사항",
     "cli_help_backend": "실행이 학습하는 곳: thread (이 프로세스, 기본값) 또는 ray (자체 워커 프로세스의 Ray 액터; 로컬 "
                         "Ray 또는 $BN_DEMO_RAY_ADDRESS의 클러스터)",
