@@ -281,3 +281,24 @@ def test_unavailable_dataset_falls_back_to_digits(tmp_path, monkeypatch):
     caption = " ".join(c.value for c in at.sidebar.caption)
     assert "Unavailable" in caption
     assert not at.exception
+
+
+def test_the_learning_rate_changes_mid_run_from_the_pages_live_controls():
+    """The real page: the live-controls pop-over changes the learning rate of a running run; the record
+    has one "lr" event at one step, both twins' optimizers train with it, and the lesson's charts mark it."""
+    at = app(**SLOW)
+    at.button(key="btn_start").click().run()
+    runner = state.latest_runner()
+    wait_until(lambda a: shown_step(a) > 5, at)
+    at.number_input(key="live_lr").set_value(0.05)
+    at.button(key="live_apply").click().run()
+    wait_until(lambda a: runner.record()["events"], at)
+    events = runner.record()["events"]
+    assert len(events) == 1 and events[0]["kind"] == "lr" and events[0]["lr"] == 0.05
+    assert events[0]["previous"] == runner.config.lr and events[0]["step"] > 5
+    assert {g["lr"] for twin in runner.experiment.twins.values() for g in twin.optimizer.param_groups} == {0.05}
+    at.run()
+    marked = [s for s in chart_spec(at, "lesson_acc")["layout"].get("shapes", []) if s.get("x0") == events[0]["step"]]
+    assert marked  # the change is drawn on the time axis
+    at.button(key="btn_stop").click().run()
+    assert runner.join(timeout=10)
