@@ -5,6 +5,7 @@
     python -m bn_demo presets
     python -m bn_demo reproduce fig1 --steps 2000 --dataset digits --out /tmp/fig1
     python -m bn_demo sweep --dataset digits --lrs 0.0001:10:6 --out sweep.json --csv sweep.csv
+    python -m bn_demo train --preset high-lr --epochs 3 --seeds 1-3 --out seeds.json   # mean ± sd (seeds.py)
 
 Everything the CLI reports comes from the run record (bn_demo/record.py): the summary table, `--out`
 (the record itself) and `--csv` (record.to_csv). Every sentence it prints is in bn_demo/ui/strings.py,
@@ -71,6 +72,8 @@ def config_from_args(args) -> RunConfig:
     """The run's configuration, checked as far as it can be before training (the batch against the
     training split on disk included)."""
     overrides = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if overrides.get("arms") and overrides.get("model", "arms") != "arms":  # --arms picks the networks alone
+        raise ConfigError("model", overrides["model"], "arms_model", conflict="arms")
     if overrides.get("steps") and "epochs" not in overrides:
         overrides["epochs"] = 0
     return PRESETS[args.preset].config(**overrides).validate().check_training_split(args.data_dir)
@@ -87,6 +90,7 @@ def build_parser(with_reproduce: bool = False) -> Parser:
     train.add_argument("--csv", help=t("cli_help_csv"))
     train.add_argument("--quiet", action="store_true", help=t("cli_help_quiet"))
     train.add_argument("--backend", choices=BACKENDS, default=None, help=t("cli_help_backend"))
+    train.add_argument("--seeds", type=_spec("parse_seeds"), help=t("cli_seeds_help"))  # bn_demo/seeds.py
     show = sub.add_parser("show", help=t("cli_help_show"))
     show.add_argument("record", help=t("cli_help_record"))
     sub.add_parser("presets", help=t("cli_help_presets"))
@@ -171,6 +175,10 @@ def cmd_show(path: str) -> int:
     try:
         record = rec.loads(text)
     except rec.RecordError as exc:
+        if exc.code == "not_a_record" and b"bn-lab-seeds" in text:
+            from .seeds import show_file
+
+            return show_file(path, text)
         if exc.code == "not_a_record" and b"bn-lab-sweep" in text:
             return show_sweep(path, text)
         why = t(f"cli_record_{exc.code}", detail=shorten(exc.detail, 40), version=rec.RECORD_VERSION,
@@ -197,6 +205,10 @@ def cmd_train(config: RunConfig, args) -> int:
         print(t("cli_error", message=t(f"backend_{exc.code}", **facts)), file=sys.stderr)
         return 1
     try:
+        if getattr(args, "seeds", None):
+            from .seeds import train_seeds
+
+            return train_seeds(backend, config, args)
         return train_on(backend, config, args)
     finally:
         backend.shutdown()
@@ -311,20 +323,23 @@ def twin_notes(name: str, twin: dict, n_layers: int) -> list[str]:
     return notes
 
 
+def dataset_lines(ds: dict | None) -> list[str]:
+    """What the splits of a run's dataset really are (and why, when only a test file was there)."""
+    if not ds:
+        return []
+    lines = [t("cli_dataset_line", train=strings.split_label(ds, "train", LANG),
+               test=strings.split_label(ds, "test", LANG))]
+    note = strings.partial_note(ds, LANG)
+    return lines + [t("cli_note", note=note)] if note else lines
+
+
 def summary_table(record: dict) -> str:
     """The run at a glance: splits, device and speed, then per twin its outcome (a diverged or collapsed
     twin never reads "finished"), the step of that outcome, and its final numbers with the step of the
     evaluation they come from."""
     from .record import mean_samples_per_second, twin_outcome
 
-    lines = []
-    ds = record.get("dataset")
-    if ds:
-        lines.append(t("cli_dataset_line", train=strings.split_label(ds, "train", LANG),
-                       test=strings.split_label(ds, "test", LANG)))
-        note = strings.partial_note(ds, LANG)
-        if note:
-            lines.append(t("cli_note", note=note))
+    lines = dataset_lines(record.get("dataset"))
     p = record["progress"]
     seconds = p.get("train_seconds") or 0.0
     rate = mean_samples_per_second(record)
@@ -350,6 +365,8 @@ def summary_table(record: dict) -> str:
         cells = [f"{row[0]:<{widths[0]}}", f"{row[1]:<{widths[1]}}", *(f"{c:>{w}}" for c, w in zip(row[2:], widths[2:]))]
         lines.append("  ".join(cells).rstrip())
     lines += notes
+    if strings.arms_facts(record, LANG):
+        lines.append(strings.arms_facts(record, LANG))  # each network's parameters and where weight decay applies
     lines.append(t("cli_footnote"))
     return "\n".join(lines)
 
@@ -378,7 +395,6 @@ def add_sweep_parser(sub) -> None:
     add_config_flags(sweep)
     sweep.add_argument("--lrs", type=_spec("parse_lrs"), default=SWEEP_LRS, help=t("cli_help_lrs", default=SWEEP_LRS))
     sweep.add_argument("--seeds", type=_spec("parse_seeds"), help=t("cli_help_seeds"))
-    sweep.add_argument("--arms", type=_spec("parse_arms"), help=t("cli_help_arms"))
     sweep.add_argument("--target", type=_target, default=SWEEP_TARGET, help=t("cli_help_target", default=SWEEP_TARGET))
     sweep.add_argument("--out", help=t("cli_help_sweep_out"))
     sweep.add_argument("--csv", help=t("cli_help_sweep_csv"))
@@ -418,10 +434,6 @@ def sweep_config(args) -> tuple[RunConfig, tuple, tuple]:
                                ("--model", "--arms", args.model is not None and args.arms is not None)):
         if clash:
             raise SweepConflict(flag, other)
-    if args.arms is not None:
-        from .sweep import model_of
-
-        args.model = model_of(args.arms)
     if args.ics_every is None:
         args.ics_every = MAX_STEPS
     config = config_from_args(args)
@@ -523,11 +535,7 @@ def sweep_table(doc: dict) -> str:
     summary, target = doc["summary"], doc["target"]
     pct = f"{100 * target:g}%"
     many = len(doc["seeds"]) > 1
-    lines = []
-    ds = doc.get("dataset")
-    if ds:
-        lines.append(t("cli_dataset_line", train=strings.split_label(ds, "train", LANG),
-                       test=strings.split_label(ds, "test", LANG)))
+    lines = dataset_lines(doc.get("dataset"))
     runs = doc["runs"]
     steps = runs[0]["total_steps"] if runs else None
     lines.append(t("cli_sweep_line", device=doc.get("device") or "—", runs=len(runs), lrs=len(doc["lrs"]),

@@ -1,9 +1,11 @@
-"""One experiment: lockstep twins trained on the same batches, observed by probes.
+"""One experiment: lockstep twins (the run's arms, config.twins) trained on the same batches, observed by probes.
 
-The BN twin and the plain twin start from identical Linear weights and take their steps on the
-same mini-batch, one after the other, so any difference between them is the BN layers' doing.
-All observation (probes, ICS, evaluation) is side-effect free: it draws no random numbers and
-never touches BN running statistics, so losses are bitwise identical with probes on or off.
+The arms (BN, plain, LayerNorm, noisy BN: bn_demo/model.py) start from identical Linear weights and
+take their steps on the same mini-batch, one after the other, so any difference between them is their
+normalisation layers' doing. All observation (probes, ICS, evaluation) is side-effect free: it draws
+from no shared random stream (the noisy-BN arm's probe noise comes from generators of its own, keyed by
+step: model.BatchNoise) and never touches BN running statistics, so losses are bitwise identical with
+probes on or off.
 
 The Experiment writes bounded histories under a lock; `record_parts()` copies them out as plain
 rows and bn_demo/record.py turns those into the run record, the only thing a view ever sees.
@@ -25,7 +27,7 @@ from . import record as rec
 from .config import ConfigError, RunConfig
 from .data import Dataset
 from .history import DEFAULT_CAP, BoundedSeries
-from .model import build_twins, make_optimizer
+from .model import build_twins, make_optimizer, parameter_groups, weight_decay_on
 from .runner import StopRequested  # the run's stop protocol: the engine checks it between chunks
 
 PROBE_SEED_OFFSET = 7919  # the probe batch has its own generator: drawing it costs the batch stream nothing
@@ -56,6 +58,8 @@ class Twin:
         self.collapsed_at_step: int | None = None
         self.collapsed_layers: list[int] = []
         self.parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.parameter_groups = parameter_groups(model)
+        self.weight_decay_on = weight_decay_on(model, optimizer)
         self.start_loss: float | None = None
         self.recent = collections.deque(maxlen=RECENT_WINDOW)
         self.train = BoundedSeries(DEFAULT_CAP)  # (step, loss, acc)
@@ -63,6 +67,9 @@ class Twin:
         self.probes = BoundedSeries(PROBE_CAP)  # dict records
         self.ics = BoundedSeries(DEFAULT_CAP)  # (step, l2, cos, rel: one value per layer each)
         self.gallery = None  # (step, predicted labels of the gallery images) from the latest evaluation
+        # Per hidden layer, the first probe's per-unit quantiles of the input to the nonlinearity: each later
+        # probe's unit_w1 is measured from them (probes.unit_w1).
+        self.unit_reference: list | None = None
 
     @property
     def active(self) -> bool:
@@ -168,7 +175,7 @@ class Experiment:
         model, opt = twin.model, twin.optimizer
         model.train()
         opt.zero_grad(set_to_none=True)
-        logits = model(x)
+        logits = model(x, noise_step=self.step)  # the noisy-BN arm's noise for this step (model.BatchNoise)
         loss = F.cross_entropy(logits, y)
         loss.backward()
         before = {k: p.detach().clone() for k, p in model.named_parameters()} if measure_ics else None
@@ -233,7 +240,8 @@ class Experiment:
         for twin in active:  # stop requests are honoured between twins and between their summaries
             self._check_stop()
             rec: list = []
-            twin.model.run(self.probe_x, bn_mode="batch", record=rec)
+            # noise_step: a noisy-BN arm shows the noise its next training step adds (model.BatchNoise)
+            twin.model.run(self.probe_x, bn_mode="batch", record=rec, noise_step=self.step + 1)
             records[twin.name] = rec
         if not self.edges:  # first probe: fix every (layer, kind)'s bin edges for the whole run
             for i in range(self.n_layers):
@@ -260,6 +268,10 @@ class Experiment:
             entry["grad_norm"] = float(linear.weight.grad.norm()) if linear.weight.grad is not None else math.nan
             entry["weight_norm"] = float(linear.weight.norm())
             entry["inactive_share"] = probes.inactive_share(self.config.activation, layer["act"])
+            quantiles = probes.unit_quantiles(model.layer_input(layer))
+            if twin.unit_reference is None or len(twin.unit_reference) <= i:
+                twin.unit_reference = [*(twin.unit_reference or []), quantiles]
+            entry["unit_w1"] = probes.unit_w1(quantiles, twin.unit_reference[i])
             if model.use_bn:
                 bn_input = layer["linear"] if model.bn_placement == "before" else layer["act"]
                 entry["bn_internals"] = probes.bn_internals(model.bns[i], bn_input)
@@ -289,7 +301,7 @@ class Experiment:
             weight_name = f"linears.{i}.weight"
             w = params[weight_name] = before[weight_name].clone().requires_grad_(True)
             with torch.enable_grad():
-                loss = F.cross_entropy(model.run(x, bn_mode="batch", params=params), y)
+                loss = F.cross_entropy(model.run(x, bn_mode="batch", params=params, noise_step=self.step), y)
                 (g_prime,) = torch.autograd.grad(loss, [w])
             g = grads[weight_name]
             l2.append(float((g - g_prime).norm()))
@@ -302,8 +314,9 @@ class Experiment:
 
     @torch.no_grad()
     def evaluate(self) -> None:
-        """Held-out loss and accuracy in eval mode over the whole split; for the BN twin also the
-        accuracy with batch statistics (train-mode arithmetic, running buffers untouched)."""
+        """Held-out loss and accuracy in eval mode over the whole split; for a BN twin (bn, noisy-bn) also
+        the accuracy with batch statistics (train-mode arithmetic, running buffers untouched). The noisy-BN
+        arm's noise is replaced by its mean here (model.BatchNoise): evaluation draws nothing."""
         x, y = self.dataset.test_x, self.dataset.test_y
         for twin in [t for t in self.twins.values() if t.active]:
             model = twin.model
@@ -359,6 +372,7 @@ class Experiment:
                     status=t.status, diverged_at_step=t.diverged_at_step, reason=t.reason,
                     reason_values=dict(t.reason_values), collapsed_at_step=t.collapsed_at_step,
                     collapsed_layers=list(t.collapsed_layers), parameters=t.parameters,
+                    parameter_groups=dict(t.parameter_groups), weight_decay_on=list(t.weight_decay_on),
                     train=t.train.items(), evals=t.evals.items(), probes=t.probes.items(), ics=t.ics.items(),
                     recent=list(t.recent), gallery=t.gallery,
                 )

@@ -171,6 +171,25 @@ def unit_percentiles(values: torch.Tensor) -> np.ndarray:
     return (low + (high - low) * frac).cpu().numpy().T
 
 
+UNIT_QUANTILES = 64  # quantile levels per unit kept for the per-unit W1 (unit_w1)
+
+
+def unit_quantiles(values: torch.Tensor, levels: int = UNIT_QUANTILES) -> torch.Tensor:
+    """(levels, units): each unit's empirical quantiles over the probe batch at the midpoints
+    (k + ½) / levels: the k-th of `levels` equal slices of its sorted values."""
+    ordered = torch.sort(values.detach().float(), dim=0).values
+    n = ordered.shape[0]
+    index = ((torch.arange(levels, dtype=torch.float64) + 0.5) * n / levels).floor().long().clamp(max=n - 1)
+    return ordered[index.to(ordered.device)]
+
+
+def unit_w1(quantiles: torch.Tensor, reference: torch.Tensor) -> float:
+    """The typical unit's Wasserstein-1 distance from its reference: W1 = ∫₀¹ |Q(u) − Q₀(u)| du per unit
+    (midpoint rule on unit_quantiles' levels), averaged over the layer's units. Per unit, so a shift of
+    each unit's distribution counts even where the layer's pooled histogram, mixing the units, hides it."""
+    return float((quantiles - reference).abs().mean())
+
+
 def inactive_share(activation: str, act: torch.Tensor) -> float:
     """ReLU: share of units that output 0 for every probe example (dead units).
     Sigmoid/tanh: share of unit outputs in the flat, saturated part of the curve."""

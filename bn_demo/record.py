@@ -46,7 +46,10 @@ lists in JSON, NaN and ±inf written as null)::
                     kind "lr": {"step", "kind": "lr", "lr", "previous"}: every twin trains with learning
                     rate lr from this step on (step is the first step trained with it; previous is the
                     rate before; config.lr stays the rate the run started with)
-    twins           {"bn"|"plain": twin}, each twin:
+    twins           {arm: twin}, keyed by arm code (config.ARMS, in that order; config.twins says which):
+                    "bn" (BatchNorm), "plain" (none), "layernorm" (nn.LayerNorm in BN's place), "noisy-bn"
+                    (BatchNorm plus Santurkar et al.'s time-varying noise after it: model.BatchNoise).
+                    Each twin:
         status              code, as the run's but per twin (running | finished | stopped | diverged)
         reason              null | nan | inf | exploded (diverged) | collapsed (a collapse is stated, not
                             enforced: the twin keeps training and its status stays); reason_values
@@ -54,18 +57,27 @@ lists in JSON, NaN and ±inf written as null)::
         diverged_at_step    int or null
         collapsed_at_step   int or null; collapsed_layers: layer indices whose ReLUs all output 0
         parameters          trainable parameter count
+        parameter_groups    {group: count} per model.PARAMETER_GROUPS code present: linear_weight, linear_bias,
+                            norm_weight (γ), norm_bias (β) (absent in records written before it existed)
+        weight_decay_on     the groups the optimizer decays with config.weight_decay: every group when it
+                            is above 0 (γ and β included), [] at 0 (absent in older records)
         train               step, loss, acc: the training mini-batch, train mode, before the update
         eval                step, epoch, loss, acc (eval mode: BN running statistics, whole held-out
                             split), acc_batch_stats (train-mode arithmetic on held-out mini-batches of
-                            the training batch size; NaN for a twin without BN)
+                            the training batch size; NaN for a twin without BatchNorm). noisy-bn: the
+                            noise replaced by its mean (×1.125), no draw
         final               train_loss (mean of the last train_loss_window batch losses), test_loss,
                             test_acc, test_acc_batch_stats, eval_step (the step of that evaluation)
-        probes              step and, per layer, per kind (linear: the Linear output; bn: the BN
-                            output; act: the nonlinearity's output): edges (fixed for the run, equal
+        probes              step and, per layer, per kind (linear: the Linear output; bn: the normalisation
+                            layer's output: BN, LayerNorm, or for noisy-bn BN plus the noise of the step
+                            after the probe; act: the nonlinearity's output): edges (fixed for the run, equal
                             across twins), counts per bin (the last bin includes its right edge), under,
                             over, nonfinite, percentiles (TensorBoard's nine), paper_percentiles,
-                            mean, std; per layer grad_norm, weight_norm, inactive_share and for the BN
-                            twin bn_internals; output_grad_norm, output_weight_norm, unit_percentiles
+                            mean, std; per layer grad_norm, weight_norm, inactive_share, unit_w1 (the
+                            input to the nonlinearity: W1 of each unit's probe values from its own at the
+                            first probe, averaged over units: probes.unit_w1; absent in older records)
+                            and for a BN
+                            twin (bn, noisy-bn) bn_internals; output_grad_norm, output_weight_norm, unit_percentiles
                             (step × unit × 3: each last-layer unit's input to the nonlinearity).
                             Mode: train-mode batch statistics of the probe batch, after the step's
                             update, BN running statistics untouched.
@@ -95,6 +107,8 @@ import tempfile
 
 import numpy as np
 
+from .config import ARMS, BATCH_STAT_ARMS, NORM_ARMS
+
 RECORD_VERSION = 1
 FORMAT = "bn-lab-run"
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # a replayed file may be at most this large
@@ -108,7 +122,7 @@ MODES = ("train", "eval", "eval_batch_stats", "probe")  # how each kind of numbe
 KINDS = ("linear", "bn", "act")
 # Where lists become numpy arrays when a record is read back: the series, not the metadata.
 _ARRAY_SECTIONS = ("twins", "gallery", "probe")
-_LIST_KEYS = {"percentile_ranks", "paper_ranks", "collapsed_layers", "events"}
+_LIST_KEYS = {"percentile_ranks", "paper_ranks", "collapsed_layers", "events", "weight_decay_on"}
 
 
 class RecordError(ValueError):
@@ -180,6 +194,8 @@ def twin_record(raw: dict, edges: dict, n_layers: int, last_width: int) -> dict:
         "collapsed_at_step": raw["collapsed_at_step"],
         "collapsed_layers": raw["collapsed_layers"],
         "parameters": raw["parameters"],
+        "parameter_groups": dict(raw.get("parameter_groups") or {}),
+        "weight_decay_on": list(raw.get("weight_decay_on") or []),
         "train": columns(raw["train"], ("step", "loss", "acc")),
         "eval": evals,
         "final": final_numbers(raw["recent"], evals),
@@ -205,8 +221,8 @@ def probe_columns(records: list, edges: dict, n_layers: int, last_width: int) ->
                                **{k: np.stack([s[k] for s in summaries])
                                   for k in ("counts", "percentiles", "paper_percentiles")},
                                **{k: np.array([s[k] for s in summaries]) for k in SUMMARY_KEYS}}
-        for key in ("grad_norm", "weight_norm", "inactive_share"):
-            entry[key] = np.array([r["layers"][i][key] for r in records], dtype=np.float64)
+        for key in ("grad_norm", "weight_norm", "inactive_share", "unit_w1"):
+            entry[key] = np.array([r["layers"][i].get(key, math.nan) for r in records], dtype=np.float64)
         if records and "bn_internals" in records[0]["layers"][i]:
             names = records[0]["layers"][i]["bn_internals"].keys()
             entry["bn_internals"] = {k: np.array([r["layers"][i]["bn_internals"][k] for r in records]) for k in names}
@@ -264,10 +280,11 @@ def twin_outcome(twin: dict) -> str:
 
 
 def nonlinearity_input_kind(record: dict, twin: str) -> str:
-    """The recorded quantity that feeds the nonlinearity: BN's output when BN sits before it, else the
-    Linear output. This is the quantity both twins share and the one the BN paper plots."""
+    """The recorded quantity that feeds the nonlinearity: the normalisation layer's output (BN, LayerNorm,
+    noisy BN) when it sits before it, else the Linear output. This is the quantity every twin has and the
+    one the BN paper plots."""
     placement = record["config"].get("bn_placement", "before")
-    return "bn" if twin == "bn" and placement == "before" else "linear"
+    return "bn" if twin in NORM_ARMS and placement == "before" else "linear"
 
 
 def histogram_w1(edges, counts_a, counts_b, under_a: int = 0, over_a: int = 0, under_b: int = 0,
@@ -306,8 +323,13 @@ def drift_series(record: dict, twin: str, layer: int, kind: str | None = None) -
         spread_ratio[t] = (p85(t) − p15(t)) / (p85(0) − p15(0))          (NaN when the step-0 spread is 0)
         w1[t]           = W1(histogram at t, histogram at step 0)        (histogram_w1, on the run's fixed edges)
         outside[t]      = (under + over) / finite values at t: the share W1 sees only clipped to the edges
+        unit_w1[t]      = the typical unit's W1: each unit's probe values at t against its own at the first
+                          probe, averaged over units (probes.unit_w1; the input to the nonlinearity only,
+                          NaN for another kind or a record written before it existed)
 
-    Percentiles are of every value of the probe batch (all units of the layer), in train mode."""
+    Percentiles are of every value of the probe batch (all units of the layer), in train mode. The pooled
+    numbers mix the units: a shift of each unit that differs from unit to unit (noisy-bn's noise, whose
+    per-unit mean changes every step) barely moves the layer's histogram; unit_w1 sees it."""
     kind = kind or nonlinearity_input_kind(record, twin)
     probes = record["twins"].get(twin, {}).get("probes", {})
     layers = probes.get("layers", [])
@@ -326,8 +348,11 @@ def drift_series(record: dict, twin: str, layer: int, kind: str | None = None) -
     w1 = np.array([histogram_w1(entry["edges"], counts[t], counts[0], under[t], over[t], under[0], over[0])
                    for t in range(len(counts))])
     steps = np.asarray(probes["step"], dtype=np.int64)
+    unit = layers[layer].get("unit_w1") if kind == nonlinearity_input_kind(record, twin) else None
+    unit = np.asarray(unit, dtype=np.float64) if unit is not None and len(unit) == len(steps) \
+        else np.full(len(steps), math.nan)
     return {"kind": kind, "from_step": int(steps[0]), "step": steps, "median_shift": pct[:, 1] - pct[0, 1],
-            "spread_ratio": ratio, "w1": w1, "outside": outside}
+            "spread_ratio": ratio, "w1": w1, "outside": outside, "unit_w1": unit}
 
 
 DRIFT_METRICS = ("median_shift", "spread_ratio", "w1")
@@ -335,13 +360,13 @@ DRIFT_METRICS = ("median_shift", "spread_ratio", "w1")
 
 def drift(record: dict, twin: str, layer: int) -> dict | None:
     """drift_series at the last probe: how far one layer's input to the nonlinearity moved since the
-    first probe (step 0): median_shift, spread_ratio, w1 (and outside, the share W1 saw clipped).
-    Absolute numbers from each twin's own start, so neither twin is the reference for the other."""
+    first probe (step 0): median_shift, spread_ratio, w1 (and outside, the share W1 saw clipped; unit_w1,
+    the typical unit's W1). Absolute numbers from each twin's own start, so neither twin is the reference for the other."""
     series = drift_series(record, twin, layer)
     if series is None or len(series["step"]) < 2:
         return None
     return {"from_step": series["from_step"], "to_step": int(series["step"][-1]), "kind": series["kind"],
-            **{k: float(series[k][-1]) for k in (*DRIFT_METRICS, "outside")}}
+            **{k: float(series[k][-1]) for k in (*DRIFT_METRICS, "outside", "unit_w1")}}
 
 
 # The ICS phases. A twin has memorised its training set from the first step after which its smoothed
@@ -393,14 +418,15 @@ def ics_phases(twin: dict) -> np.ndarray:
     return (steps >= start).astype(np.int64) if start is not None else np.zeros(len(steps), dtype=np.int64)
 
 
-def ics_comparison(record: dict) -> dict | None:
+def ics_comparison(record: dict, arm: str = "bn", reference: str = "plain") -> dict | None:
     """The median absolute ICS ‖G − G′‖ and relative ICS ‖G − G′‖ / ‖G‖ over every measured step and
-    layer, per twin, and their ratios bn / plain: overall and per phase (each twin split by its own
-    memorised_from, so each is summarised in the same state of training). The statement the Covariate
-    shift tab makes is computed from this, never written in advance. None until both twins have finite
-    absolute ICS; a phase or measure that a twin lacks (e.g. no memorised steps yet) has None."""
-    names = ("bn", "plain")
-    if any(n not in record["twins"] for n in names):
+    layer, per twin, and their ratios arm / reference (any two arms; keys are their codes): overall and
+    per phase (each twin split by its own memorised_from, so each is summarised in the same state of
+    training). The statement the Covariate shift tab makes is computed from this, never written in
+    advance. None until both twins have finite absolute ICS; a phase or measure that a twin lacks (e.g.
+    no memorised steps yet) has None."""
+    names = (arm, reference)
+    if any(n not in record["twins"] for n in names) or arm == reference:
         return None
     out: dict = {"phases": {}, "memorised_from": {}, "counts": {},
                  "window": max(memorised_window(record["twins"][n]) for n in names), "threshold": MEMORISED_ACC}
@@ -415,13 +441,13 @@ def ics_comparison(record: dict) -> dict | None:
                     values = values[ics_phases(twin) == PHASES.index(phase)]
                 finite = values[np.isfinite(values)]
                 medians[name] = float(np.median(finite)) if finite.size else None
-            ok = medians["bn"] is not None and medians["plain"] is not None and medians["plain"] > 0
-            summary[label] = {**medians, "ratio": medians["bn"] / medians["plain"] if ok else None,
-                              "larger": ("bn" if medians["bn"] > medians["plain"] else "plain") if ok else None}
+            ok = medians[arm] is not None and medians[reference] is not None and medians[reference] > 0
+            summary[label] = {**medians, "ratio": medians[arm] / medians[reference] if ok else None,
+                              "larger": (arm if medians[arm] > medians[reference] else reference) if ok else None}
         if phase is None:
             if summary["abs"]["ratio"] is None:
                 return None
-            out.update(bn=summary["abs"]["bn"], plain=summary["abs"]["plain"], ratio=summary["abs"]["ratio"],
+            out.update({arm: summary["abs"][arm], reference: summary["abs"][reference]}, ratio=summary["abs"]["ratio"],
                        larger=summary["abs"]["larger"], rel=summary["rel"])
         else:
             out["phases"][phase] = summary
@@ -481,7 +507,7 @@ def check(document) -> None:
     _require(isinstance(document.get("progress"), dict), "progress")
     _require(document.get("error") is None or (document["error"] or {}).get("code") in ERROR_CODES, "error")
     for name, twin in document["twins"].items():
-        _require(name in ("bn", "plain") and isinstance(twin, dict), "twins")
+        _require(name in ARMS and isinstance(twin, dict), "twins")
         for section, keys in (("train", ("step", "loss", "acc")), ("eval", ("step", "loss", "acc")),
                               ("probes", ("step", "layers")), ("ics", ("step", "l2", "cos")),
                               ("final", ("test_acc", "eval_step"))):
@@ -518,7 +544,7 @@ def _numeric(obj) -> bool:
 
 def write_json(path, record: dict) -> None:
     """Write atomically: a failure leaves no half-written file behind."""
-    _write_atomic(path, dumps(record))
+    write_atomic(path, dumps(record))
 
 
 # -- CSV: one writer --------------------------------------------------------------------------------------
@@ -536,25 +562,33 @@ def to_csv(record: dict) -> str:
     for name, twin in record["twins"].items():
         train, held = twin["train"], twin["eval"]
         for i, step in enumerate(train["step"]):
-            writer.writerow([name, "train_batch", "train", int(step), _cell(train["loss"][i]), _cell(train["acc"][i])])
+            writer.writerow([name, "train_batch", "train", int(step), csv_cell(train["loss"][i]), csv_cell(train["acc"][i])])
         for i, step in enumerate(held["step"]):
-            writer.writerow([name, "held_out", "eval", int(step), _cell(held["loss"][i]), _cell(held["acc"][i])])
-            if name == "bn":
+            writer.writerow([name, "held_out", "eval", int(step), csv_cell(held["loss"][i]), csv_cell(held["acc"][i])])
+            if name in BATCH_STAT_ARMS:
                 writer.writerow([name, "held_out", "eval_batch_stats", int(step), "",
-                                 _cell(held["acc_batch_stats"][i])])
+                                 csv_cell(held["acc_batch_stats"][i])])
     return out.getvalue()
 
 
 def write_csv(path, record: dict) -> None:
-    _write_atomic(path, to_csv(record))
+    write_atomic(path, to_csv(record))
 
 
-def _cell(value) -> str:
+def csv_cell(value) -> str:
+    """A number as a CSV cell (every CSV here: runs, sweeps, seeds): integers as they are, floats exactly
+    (repr), none and non-finite values empty, so pandas reads them as NaN."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
     value = float(value)
     return repr(value) if math.isfinite(value) else ""
 
 
-def _write_atomic(path, text: str) -> None:
+def write_atomic(path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder: a failure leaves no half-written
+    file (a device or pipe is written to directly, never replaced)."""
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isfile(path):  # a device or pipe: write to it, never replace it
         with open(path, "w", encoding="utf-8") as f:

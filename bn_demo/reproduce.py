@@ -26,6 +26,7 @@ from . import record as rec
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
+from .ui.figures import TWIN_COLORS
 from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
 PAPER_STEPS = 50_000  # §4.1
@@ -39,7 +40,7 @@ ETA_MULTIPLES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 LANDSCAPE_GROUPS = 8  # mini-batches (each with its own BN statistics) averaged per landscape point
 LANDSCAPE_SEED_OFFSET = 104_729  # own generator, like the probe batch: costs the batch stream nothing
 TWIN_TITLES = {"bn": "with BN", "plain": "without BN"}
-COLORS = {"bn": "#1f77b4", "plain": "#d62728"}
+COLORS = {name: TWIN_COLORS[name] for name in ("bn", "plain")}  # each arm's colour, the same as on the page
 FIGURES = ("fig1", "santurkar", "all")  # all: one training run, both figures
 
 

@@ -47,12 +47,12 @@ import math
 import time
 
 from . import record as rec
+from .config import ARMS, MODEL_ARMS
 
 FORMAT = "bn-lab-sweep"
 SWEEP_VERSION = 1
-ARMS = ("bn", "plain")  # the arms the engine trains today (issue #11 adds layernorm and noisy-bn)
 REFERENCE_ARM = "plain"
-MODEL_OF_ARMS = {("bn", "plain"): "both", ("bn",): "bn", ("plain",): "plain"}
+MODEL_OF_ARMS = {arms: model for model, arms in MODEL_ARMS.items()}
 METRIC = "eval_acc"
 MAX_RATES = 30
 MAX_SEEDS = 20
@@ -145,8 +145,8 @@ def parse_arms(text: str) -> tuple[str, ...]:
 
 
 def model_of(arms: tuple[str, ...]) -> str:
-    """The RunConfig `model` that trains these arms in lockstep."""
-    return MODEL_OF_ARMS[tuple(a for a in ARMS if a in arms)]
+    """The RunConfig `model` that trains these arms in lockstep: a shorthand, else "arms" (RunConfig.arms)."""
+    return MODEL_OF_ARMS.get(tuple(a for a in ARMS if a in arms), "arms")
 
 
 # -- reading one run's record ------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def check(doc) -> None:
 
 def write_json(path, doc: dict) -> None:
     """Atomically (record.py's writer): a failure leaves no half-written file."""
-    rec._write_atomic(path, dumps(doc))
+    rec.write_atomic(path, dumps(doc))
 
 
 def to_csv(doc: dict) -> str:
@@ -399,17 +399,12 @@ def to_csv(doc: dict) -> str:
     writer.writerow(CSV_COLUMNS)
     for run in doc["runs"]:
         for name, arm in run["arms"].items():
-            writer.writerow([repr(float(run["lr"])), run["seed"], name, arm["outcome"], _cell(arm["outcome_step"]),
-                             _cell(arm["steps_to_target"]), repr(float(doc["target"])), _cell(arm["final_test_acc"]),
-                             _cell(arm["final_eval_step"]), _cell(arm["best_test_acc"]), _cell(run["total_steps"])])
+            writer.writerow([repr(float(run["lr"])), run["seed"], name, arm["outcome"], rec.csv_cell(arm["outcome_step"]),
+                             rec.csv_cell(arm["steps_to_target"]), repr(float(doc["target"])), rec.csv_cell(arm["final_test_acc"]),
+                             rec.csv_cell(arm["final_eval_step"]), rec.csv_cell(arm["best_test_acc"]), rec.csv_cell(run["total_steps"])])
     return out.getvalue()
 
 
 def write_csv(path, doc: dict) -> None:
-    rec._write_atomic(path, to_csv(doc))
+    rec.write_atomic(path, to_csv(doc))
 
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else repr(float(value))

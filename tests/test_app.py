@@ -127,7 +127,8 @@ def test_start_streams_new_points_and_stop_stops():
     assert runner.alive and runner.config.steps == 400
     assert at.button(key="btn_start").disabled and not at.button(key="btn_stop").disabled
     # The lesson is the tab a student sees after Start, without a click.
-    wait_until(lambda a: shown_step(a) > 0 and any("lesson_bands" in k for k in chart_keys(a)), at)
+    wait_until(lambda a: shown_step(a) > 0 and any("lesson_bands" in k for k in chart_keys(a))
+               and chart_spec(a, "lesson_bands")["data"], at)  # bands from the second probe on
     first_step = shown_step(at)
     first_points = len(chart_spec(at, "lesson_bands")["data"][0]["x"]["bdata"])
     wait_until(lambda a: shown_step(a) >= first_step + 20, at)

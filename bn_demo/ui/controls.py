@@ -25,6 +25,7 @@ import streamlit as st
 
 from ..config import (
     ACTIVATIONS,
+    ARMS,
     BN_PLACEMENTS,
     DATASETS,
     DEVICES,
@@ -53,6 +54,7 @@ SLOW_DEFAULT_PACE = 5.0
 # RunConfig fields with a widget of their own; hidden and pace are shown by two widgets each.
 PLAIN_FIELDS = tuple(name for name in WIDGET_FIELDS if name not in ("hidden", "pace"))
 CODES = "widget_codes"  # session state: the widgets' values as the page last showed them (codes)
+VIEW_CODES = "view_codes"  # session state: the same for the main area's choice widgets (layer, quantity)
 
 
 def key(name: str) -> str:
@@ -66,6 +68,7 @@ def widget_values(config: RunConfig, pace_rate: float | None = None) -> dict[str
     """The widgets' values (by widget key) that show `config`; `pace_rate` is the slow-motion rate
     kept for a config at full speed."""
     values = {key(name): getattr(config, name) for name in PLAIN_FIELDS}
+    values[key("arms")] = list(config.twins)  # "Pick networks" starts from the networks shown now
     values[key("depth")] = len(config.hidden)
     values[key("width")] = max(config.hidden)
     values[key("pace_mode")] = "slow" if config.pace else "full"
@@ -88,6 +91,8 @@ def read_config(data_dir=None, values: Mapping | None = None) -> tuple[RunConfig
     changes = {name: values[key(name)] for name in PLAIN_FIELDS}
     changes["hidden"] = (int(values[key("width")]),) * int(values[key("depth")])
     changes["pace"] = float(values[key("pace_rate")]) if values[key("pace_mode")] == "slow" else 0.0
+    # The picked networks count only in "Pick networks" mode (config: given arms decide alone).
+    changes["arms"] = tuple(changes["arms"] or ()) if changes["model"] == "arms" else ()
     config = PRESETS[state[key("preset")]].config(**changes)
     try:
         config.check_page_limits().validate().check_training_split(data_dir)
@@ -141,8 +146,15 @@ def _on_language() -> None:
     """A language switch: write back the codes the page showed last, before any label of the old
     language can be read as a value (see the module's docstring)."""
     state = st.session_state
-    for name, value in (state.get(CODES) or {}).items():
+    for name, value in {**(state.get(CODES) or {}), **(state.get(VIEW_CODES) or {})}.items():
         state[name] = value
+
+
+def shown_code(widget_key: str, value):
+    """Note the code a main-area choice widget (a layer, a quantity) returned, for the next language
+    switch (see the module's docstring: the browser would send back its old-language label); returns it."""
+    st.session_state.setdefault(VIEW_CODES, {})[widget_key] = value
+    return value
 
 
 def _with_value(grid, value) -> list:
@@ -181,6 +193,8 @@ def sidebar(lang: str, data_state) -> tuple[RunConfig, ConfigError | None]:
         _data_caption(dataset, data_state, lang)
         model = widget("model", st.segmented_control, t("model_mode", lang), MODELS, required=True, width="stretch",
                        format_func=lambda m: t(f"model_{m}", lang))
+        widget("arms", st.multiselect, t("arms", lang), ARMS, format_func=lambda a: t(f"twin_{a}", lang),
+               disabled=model != "arms", help=t("arms_help", lang))
 
         with st.expander(t("section_training", lang), expanded=True):
             widget("lr", st.select_slider, t("lr", lang), _with_value(LR_GRID, state.get(key("lr"))), format_func=_num)
@@ -204,7 +218,7 @@ def sidebar(lang: str, data_state) -> tuple[RunConfig, ConfigError | None]:
                    _with_value(INIT_STD_GRID, state.get(key("init_std"))), format_func=_num,
                    disabled=init != "gaussian")
 
-        plain_only = model == "plain"
+        plain_only = model == "plain" or (model == "arms" and set(shown[key("arms")] or ()) <= {"plain"})
         with st.expander(t("section_bn", lang), expanded=True):
             widget("bn_placement", st.radio, t("bn_placement", lang), BN_PLACEMENTS, disabled=plain_only,
                    format_func=lambda p: t(f"place_{p}", lang))

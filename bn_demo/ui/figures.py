@@ -16,12 +16,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..record import nonlinearity_input_kind
-from .strings import dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
+from .strings import arms_facts, dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
 
-TWIN_COLORS = {"bn": "#2563eb", "plain": "#ea580c"}
-TWIN_RGB = {"bn": (37, 99, 235), "plain": (234, 88, 12)}
+# One colour per arm (config.ARMS), the same in every chart; TWIN_RGB is the same colour as numbers.
+TWIN_COLORS = {"bn": "#2563eb", "plain": "#ea580c", "layernorm": "#16a34a", "noisy-bn": "#9333ea"}
+TWIN_RGB = {"bn": (37, 99, 235), "plain": (234, 88, 12), "layernorm": (22, 163, 74), "noisy-bn": (147, 51, 234)}
 PAST_COLORS = ("#64748b", "#a855f7", "#0d9488", "#be185d", "#ca8a04")
-LAYER_DASH = {"bn": "solid", "plain": "dash"}
+LAYER_DASH = {"bn": "solid", "plain": "dash", "layernorm": "dot", "noisy-bn": "dashdot"}  # per-layer charts: per arm
 MAX_POINTS = 500  # points per line sent to the browser
 HEATMAP_COLUMNS = 160  # probe steps per heatmap
 SMOOTHING = 0.8  # TensorBoard-style exponential smoothing of the noisy per-batch training curve
@@ -213,6 +214,8 @@ def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple 
 def kind_label(kind: str, lang: str, twin: str | None = None) -> str:
     if kind == "linear" and twin == "plain":
         return t("kind_linear_plain", lang)
+    if kind == "bn" and twin in ("layernorm", "noisy-bn"):  # the normalisation layer's output, named for the arm
+        return t(f"kind_bn_{twin}", lang)
     return t(f"kind_{kind}", lang)
 
 
@@ -228,12 +231,15 @@ def layer_kind(snap: dict, twin: str, layer: int, kind: str) -> dict | None:
     return entry if entry is not None and len(entry["counts"]) else None
 
 
-def panel_title(snap: dict, twin: str, kind: str | None, lang: str) -> str:
-    """A twin's panel title; for the input to the nonlinearity it also says which quantity that is."""
+def panel_title(snap: dict, twin: str, kind: str | None, lang: str, panels: int = 2) -> str:
+    """A twin's panel title; for the input to the nonlinearity it also says which quantity that is. Beside
+    more than two panels the title is the short name over its quantity: long ones ran into each other."""
+    wide = panels <= 2
+    name = net_name(twin, lang) if wide else twin_label(twin, lang)
     if kind != "input":
-        return net_name(twin, lang)
-    return t("panel_input", lang, net=net_name(twin, lang),
-             kind=kind_label(nonlinearity_input_kind(snap, twin), lang, twin))
+        return name
+    quantity = kind_label(nonlinearity_input_kind(snap, twin), lang, twin)
+    return t("panel_input", lang, net=name, kind=quantity) if wide else f"{name}<br>{quantity}"
 
 
 def _twin_subplots(snap: dict, chart: str, title: str, lang: str, *, height: int = 400,
@@ -242,8 +248,10 @@ def _twin_subplots(snap: dict, chart: str, title: str, lang: str, *, height: int
     """One panel per twin, side by side on a shared value axis."""
     names = names or twin_names(snap) or ["bn", "plain"]
     fig = make_subplots(rows=1, cols=len(names), shared_yaxes=shared_yaxes, horizontal_spacing=0.04,
-                        subplot_titles=[panel_title(snap, n, kind, lang) for n in names])
+                        subplot_titles=[panel_title(snap, n, kind, lang, len(names)) for n in names])
     style(fig, chart, snap, title=title, height=height)
+    if len(names) > 2:  # two-line panel titles (panel_title) need room under the figure's title
+        fig.update_layout(margin_t=fig.layout.margin.t + 18)
     for ann in fig.layout.annotations:  # subplot titles: left-aligned, twin-coloured
         ann.update(font=dict(size=13, color="#374151"))
     return fig, names
@@ -257,7 +265,7 @@ def bands_figure(snap: dict, layer: int, kind: str, lang: str = "en", *, height:
                                 names=_twins_with(snap, layer, kind), height=height, kind=kind)
     for col, name in enumerate(names, start=1):
         entry = layer_kind(snap, name, layer, kind) if name in snap.get("twins", {}) else None
-        if entry is None:
+        if entry is None or len(entry["counts"]) < 2:  # a band needs two probes (step 0 and a later one)
             _panel_note(fig, col, t("waiting_data", lang))
             continue
         _add_bands(fig, snap, name, entry, lang, row=1, col=col)
@@ -295,7 +303,7 @@ def bands_grid_figure(snap: dict, kind: str, lang: str = "en") -> go.Figure:
     fig = make_subplots(rows=n_layers, cols=len(names), shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.04, vertical_spacing=min(0.08, 0.35 / max(1, n_layers)),
                         row_titles=layer_labels(n_layers, lang),
-                        column_titles=[panel_title(snap, n, kind, lang) for n in names])
+                        column_titles=[panel_title(snap, n, kind, lang, len(names)) for n in names])
     style(fig, f"bands-grid-{kind}", snap, title=t("title_bands_grid", lang, kind=kind_label(kind, lang))
           + _missing_note(snap, kind, lang), height=100 + GRID_ROW_HEIGHT * n_layers)
     for layer in range(n_layers):
@@ -524,7 +532,9 @@ def inactive_figure(snap: dict, lang: str = "en") -> go.Figure:
 
 
 def _bn_layers(snap: dict):
-    twin = snap.get("twins", {}).get("bn")
+    """The BN internals of the BN network, else of the noisy-BN one (the same BatchNorm layers)."""
+    twins = snap.get("twins", {})
+    twin = twins.get("bn") or twins.get("noisy-bn")
     if not twin:
         return None, []
     probes = twin["probes"]
@@ -739,6 +749,11 @@ def intro_figure(lang: str = "en") -> go.Figure:
 
 
 # -- summaries for the page ----------------------------------------------------------------------------------
+
+
+def arms_caption(snap: dict, lang: str) -> str:
+    """Each network's parameter count and where weight decay applies (strings.arms_facts)."""
+    return arms_facts(snap, lang)
 
 
 def dataset_caption(snap: dict, lang: str) -> str:

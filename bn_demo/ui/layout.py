@@ -10,9 +10,9 @@ import time
 import streamlit as st
 
 from .. import record as rec
-from ..config import ConfigError, RunConfig
+from ..config import NORM_ARMS, ConfigError, RunConfig
 from . import export, figures, params, state
-from .controls import error_line, key, projector_on
+from .controls import error_line, key, projector_on, shown_code
 from .live_controls import live_controls
 from .strings import (
     collapse_reason,
@@ -298,6 +298,7 @@ def run_facts(snap: dict, lang: str) -> None:
     """Under the charts: the held-out numbers and which data the run uses."""
     metrics_row(snap, lang)
     st.caption(figures.dataset_caption(snap, lang))
+    st.caption(figures.arms_caption(snap, lang))  # each network's parameters and where weight decay applies
     dataset = snap.get("dataset") or {}
     if dataset.get("partial"):
         st.info(partial_note(dataset, lang), icon=":material/info:")
@@ -308,15 +309,19 @@ def metrics_row(snap: dict, lang: str) -> None:
     # Short labels ("BN · accuracy") keep four metrics whole at a projector's 1280×720; what the numbers
     # are is said once, above them, and each one's step in its help.
     st.caption(t("metrics_caption", lang))
-    cols = st.columns(2 * len(twins))
+    # At most four metrics to a row (two networks): more arms wrap onto further rows, whole.
+    cols = [col for _ in range(0, len(twins), 2) for col in st.columns(4)]
     ds = snap.get("dataset") or {}
     for i, (name, twin) in enumerate(twins.items()):
         final = twin["final"]
         acc, loss = final["test_acc"], final["test_loss"]
-        other = [tw["final"]["test_acc"] for n, tw in twins.items() if n != name]
+        # The delta is against the plain network when there is one, else against the only other network.
+        others = [n for n in twins if n != name]
+        ref = "plain" if "plain" in others else others[0] if len(others) == 1 else None
+        other = twins[ref]["final"]["test_acc"] if ref else None
         delta = None
-        if other and _finite(acc) and _finite(other[0]):
-            delta = t("points", lang, value=f"{100 * (acc - other[0]):+.1f}")
+        if _finite(acc) and _finite(other):
+            delta = t("points", lang, value=f"{100 * (acc - other):+.1f}")
         help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
                       step=number(final["eval_step"] or 0))
         cols[2 * i].metric(t("metric_acc", lang, net=twin_label(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
@@ -369,9 +374,9 @@ def _tab_lesson(runs, snap, lang) -> None:
     layer's input to the nonlinearity (the BN paper's quantity), and one sentence computed from the record."""
     n_layers = snap["n_layers"]
     pick, sentence = st.columns([1, 4.5], vertical_alignment="center")
-    layer = pick.selectbox(t("lesson_layer", lang), range(n_layers), index=n_layers - 1, key="lesson_layer",
-                           label_visibility="collapsed",
-                           format_func=lambda i: t("lesson_layer_option", lang, layer=layer_label(i, n_layers, lang)))
+    layer = shown_code("lesson_layer", pick.selectbox(
+        t("lesson_layer", lang), range(n_layers), index=n_layers - 1, key="lesson_layer", label_visibility="collapsed",
+        format_func=lambda i: t("lesson_layer_option", lang, layer=layer_label(i, n_layers, lang))))
     sentence.markdown(lesson_sentence(snap, layer, lang))
     accuracy, bands = st.columns([2, 3], gap="small")
     with accuracy:
@@ -403,7 +408,8 @@ def _tab_curves(runs, snap, lang) -> None:
     labels = {str(run["run_id"]): _past_label(run, lang) for run in runs.history if run["run_id"] != snap.get("run_id")}
     chosen = []
     if labels:
-        chosen = st.multiselect(t("overlay_past", lang), list(labels), key="overlay_runs", format_func=labels.get)
+        chosen = shown_code("overlay_runs", st.multiselect(t("overlay_past", lang), list(labels), key="overlay_runs",
+                                                           format_func=labels.get))
     past = [run for run in runs.history if str(run["run_id"]) in chosen]
     weight = st.slider(t("smoothing", lang), 0.0, 0.99, figures.SMOOTHING, step=0.01, key="curve_smoothing",
                        help=t("smoothing_help", lang), width=360)
@@ -421,16 +427,17 @@ def _past_label(run: dict, lang: str) -> str:
 
 def _tab_distributions(runs, snap, lang) -> None:
     layers = range(snap["n_layers"])
-    has_bn = "bn" in snap["twins"]
+    has_bn = any(n in NORM_ARMS for n in snap["twins"])  # a normalisation layer's output to show
     kinds = KINDS if has_bn else ("input", "linear", "act")
     # One row that wraps rather than cuts a label ("post-activ…" in fixed columns at 1280×720).
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    layer = row.selectbox(t("layer", lang), layers, format_func=lambda i: layer_label(i, snap["n_layers"], lang),
-                          key="dist_layer", width=170)
+    layer = shown_code("dist_layer", row.selectbox(t("layer", lang), layers, key="dist_layer", width=170,
+                                                   format_func=lambda i: layer_label(i, snap["n_layers"], lang)))
     if st.session_state.get("dist_kind") not in kinds:
         st.session_state["dist_kind"] = "input"  # both networks have it: the view opens on two panels
-    kind = row.segmented_control(t("quantity", lang), kinds, key="dist_kind", required=True,
-                                 format_func=lambda k: figures.kind_label(k, lang), width="content")
+    kind = shown_code("dist_kind", row.segmented_control(t("quantity", lang), kinds, key="dist_kind", required=True,
+                                                         format_func=lambda k: figures.kind_label(k, lang),
+                                                         width="content"))
     span = row.slider(t("compare_steps", lang), 0, 100, (0, 100), step=1, key="dist_steps", format="%d%%",
                       width=260)
     every_layer = row.toggle(t("all_layers", lang), key="dist_all_layers", help=t("all_layers_help", lang),
@@ -480,8 +487,22 @@ def _tab_ics(runs, snap, lang) -> None:
     st.info(t("ics_honest", lang), icon=":material/science:")
     # The statement about this run is computed from its numbers, never written in advance.
     ics = rec.ics_comparison(snap)
-    if ics is None:
+    # Every other network against the plain one when the run has it, else against its first network.
+    names = list(snap["twins"])
+    ref = "plain" if "plain" in names else names[0] if names else None
+    others = [n for n in names if n != ref and not (n == "bn" and ref == "plain")]
+    arm_lines = []
+    for name in others:
+        pair = rec.ics_comparison(snap, name, ref)
+        if pair is not None:
+            rel_ratio = pair["rel"]["ratio"]
+            arm_lines.append("- " + t("ics_arm_line", lang, net=net_name(name, lang), ref=net_name(ref, lang),
+                                      arm=f"{pair[name]:.3g}", other=f"{pair[ref]:.3g}", ratio=f"{pair['ratio']:.2g}",
+                                      rel_ratio=f"{rel_ratio:.2g}" if rel_ratio is not None else "—"))
+    if ics is None and not arm_lines:
         st.caption(t("ics_not_yet", lang))
+    elif ics is None:
+        st.markdown("\n".join(arm_lines))
     else:
         larger = ics["larger"] == "bn"
         lines = [t("ics_bn_larger" if larger else "ics_bn_smaller", lang, bn=f"{ics['bn']:.3g}",
@@ -506,25 +527,36 @@ def _tab_ics(runs, snap, lang) -> None:
                 lines.append("- " + t("ics_phase_line", lang, phase=name, n_bn=counts["bn"], n_plain=counts["plain"],
                                       ratio=f"{summary['abs']['ratio']:.2g}",
                                       rel_ratio=f"{rel_ratio:.2g}" if rel_ratio is not None else "—"))
-        st.markdown("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]))
-    # Drift of the last hidden layer's input to the nonlinearity from step 0, at the last step both
-    # networks were probed: record.drift_series (net median shift, spread ratio, W1).
-    if all(n in snap["twins"] for n in ("bn", "plain")):
+        st.markdown("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:] + arm_lines))
+    # Drift of the last hidden layer's input to the nonlinearity from step 0, at the last step every
+    # network was probed: record.drift_series (net median shift, spread ratio, W1; per network, no reference).
+    if names:
         layer = snap["n_layers"] - 1
-        series = {n: rec.drift_series(snap, n, layer) for n in ("bn", "plain")}
-        common = (sorted(set(series["bn"]["step"].tolist()) & set(series["plain"]["step"].tolist()))
+        series = {n: rec.drift_series(snap, n, layer) for n in names}
+        common = (sorted(set.intersection(*(set(s["step"].tolist()) for s in series.values())))
                   if all(series.values()) else [])
         if len(common) < 2:
             st.caption(t("drift_not_yet", lang))
         else:
             at = {n: series[n]["step"].tolist().index(common[-1]) for n in series}
-            value = {n: {k: series[n][k][at[n]] for k in (*rec.DRIFT_METRICS, "outside")} for n in series}
-            text = t("drift_numbers", lang, layer=layer_label(layer, snap["n_layers"], lang), step=f"{common[-1]:,}",
-                     **{f"{n}_{short}": f"{value[n][k]:{fmt}}" for n in series for short, k, fmt in (
-                         ("shift", "median_shift", "+.3g"), ("spread", "spread_ratio", ".3g"), ("w1", "w1", ".3g"))})
+            value = {n: {k: series[n][k][at[n]] for k in (*rec.DRIFT_METRICS, "outside", "unit_w1")} for n in series}
+            where = dict(layer=layer_label(layer, snap["n_layers"], lang), step=f"{common[-1]:,}")
+            pair = all(n in series for n in ("bn", "plain"))
+            if pair:  # the BN-vs-plain sentence, then one line per further network
+                text = t("drift_numbers", lang, **where,
+                         **{f"{n}_{short}": f"{value[n][k]:{fmt}}" for n in ("bn", "plain") for short, k, fmt in (
+                             ("shift", "median_shift", "+.3g"), ("spread", "spread_ratio", ".3g"), ("w1", "w1", ".3g"))})
+            else:
+                text = t("drift_arm_intro", lang, **where)
             for n in series:
                 if value[n]["outside"] > 0.001:
                     text += " " + t("drift_outside", lang, share=f"{value[n]['outside']:.1%}", net=net_name(n, lang))
+            extra = [n for n in names if not (pair and n in ("bn", "plain"))]
+            text += "\n" * bool(extra) + "".join("\n- " + t("drift_arm_line", lang, net=net_name(n, lang),
+                                        shift=f"{value[n]['median_shift']:+.3g}",
+                                        spread=f"{value[n]['spread_ratio']:.3g}", w1=f"{value[n]['w1']:.3g}",
+                                        unit_w1=f"{value[n]['unit_w1']:.3g}" if math.isfinite(value[n]["unit_w1"])
+                                        else "—") for n in extra)
             st.markdown(text)
     left, right = st.columns(2, gap="medium")
     with left:

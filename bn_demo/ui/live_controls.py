@@ -31,7 +31,7 @@ def live_controls(runs: SessionRuns, lang: str) -> None:
     progress = runner.progress() if runner is not None else {}
     _fill(runner, progress)
     row = st.container(horizontal=True, vertical_alignment="bottom")
-    row.number_input(t("live_lr", lang), key=LR_KEY, format="%g", step=0.001, disabled=not active,
+    row.number_input(t("live_lr", lang), key=LR_KEY, format="%.4f", step=0.001, disabled=not active,
                      help=t("live_lr_help", lang), width=150)
     row.button(t("live_lr_apply", lang), key="live_apply", icon=":material/speed:", disabled=not active,
                on_click=_on_apply, args=(runs,))

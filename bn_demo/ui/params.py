@@ -54,6 +54,8 @@ class Link:
 def url_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, (tuple, list)):  # the picked networks: arms=bn,layernorm
+        return ",".join(str(v) for v in value)
     return str(value)
 
 

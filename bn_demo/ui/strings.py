@@ -28,8 +28,8 @@ EN: dict[str, str] = {
     "preset_summary_tutorial": "The classic tutorial: 784-32-32-10 ReLU MLP, Adam lr 0.01, batch 32, 10 epochs, "
                                "seed 1 — both twins learn; BN gets there a little faster.",
     "preset_summary_ioffe2015": "BN paper §4.1 (Fig. 1): 3×100 sigmoid, Gaussian init σ 0.1, SGD lr 0.1, batch 60, "
-                                "50,000 steps — the plain net stalls, then learns while its sigmoid inputs drift "
-                                "and widen; BN learns at once and its band stays put.",
+                                "50,000 steps — the plain net stalls, then learns while each unit's sigmoid inputs "
+                                "widen (about ×49 by the end); BN learns at once and its units' bands widen ×1.9.",
     "preset_summary_high-lr": "SGD with lr 2, too high for the plain net: its ReLUs die and it sticks at chance "
                               "(loss 2.30), while the BN twin learns (≈94 % after 3 epochs on 8,000 MNIST images).",
     "preset_summary_bad-init": "Weights drawn with σ = 0.001, far too small: the plain net's signal and gradients "
@@ -38,12 +38,20 @@ EN: dict[str, str] = {
     "preset_summary_deep-sigmoid": "Eight sigmoid layers: gradients vanish on the way down and the plain net barely "
                                    "moves; BN keeps every layer's gradient alive.",
     "preset_summary_no-cure-all": "BN is no cure-all: SGD with lr 10. The plain net diverges within a few steps, and "
-                                  "BN only lasts a little longer: every ReLU of a layer dies and it stays at chance.",
+                                  "BN only lasts a little longer and stays at chance too (on MNIST, seeds 1–5: every ReLU "
+                                  "of a layer dead on 3, diverged on 1, 97 % of a layer's ReLUs dead on 1).",
     "dataset": "Dataset",
     "model_mode": "Networks",
     "model_both": "Compare BN vs plain",
     "model_bn": "BN only",
     "model_plain": "Plain only",
+    "model_arms": "Pick networks",
+    "arms": "Networks trained in lockstep",
+    "arms_help": "Any 1 to 4 of: BN; plain (no normalisation); LayerNorm in BN's place (each example normalised "
+                 "over the layer's units: the same in training and evaluation); noisy BN (Santurkar et al. 2018: "
+                 "BN with noise after it whose mean per unit (±0.5) and scale (1 to 1.25) change at every step, so "
+                 "the distributions are unstable by construction; evaluation uses the noise's mean). All start "
+                 "from the same Linear weights and train on the same batches. Pick them with “Pick networks” above.",
     "section_training": "Training",
     "lr": "Learning rate (log scale)",
     "batch_size": "Batch size",
@@ -194,10 +202,12 @@ EN: dict[str, str] = {
     "allowed_unknown_setting": "a known setting: {known}",
     "allowed_unknown_parameter": "unknown setting",
     "allowed_device_absent": "a device this machine has ({devices})",
-    "allowed_bn_batch_one": "at least 2 with BatchNorm (a batch of one has no variance; choose “Plain only” for "
-                            "batch size 1)",
+    "allowed_bn_batch_one": "at least 2 with BatchNorm (a batch of one has no variance; choose “Plain only”, or "
+                            "only plain and LayerNorm networks, for batch size 1)",
     "allowed_no_steps": "at least 1 epoch or more than 0 steps (zero steps trains nothing)",
     "allowed_batch_over_split": "at most the training split's size ({n_train} examples)",
+    "allowed_arms_count": "{low} to {high} different networks from {options}, e.g. bn,plain",
+    "allowed_arms_model": "arms, or no --model at all, when --arms picks the networks",
     "data_splits": "Training split: **{train}** · held-out split: **{test}**",
     # -- metrics --------------------------------------------------------------------------------------
     "metric_acc": "{net} · accuracy",
@@ -208,6 +218,22 @@ EN: dict[str, str] = {
     "net_plain": "plain network",
     "twin_bn": "BN",
     "twin_plain": "plain",
+    "net_layernorm": "LayerNorm network",
+    "twin_layernorm": "LayerNorm",
+    "net_noisy-bn": "noisy-BN network",
+    "twin_noisy-bn": "noisy BN",
+    # Each network's parameters and where weight decay applies (record: parameters, parameter_groups,
+    # weight_decay_on), under the metrics and under the CLI's table.
+    "arms_caption": "Parameters: {parts}. Weight decay: {decay}.",
+    "arms_part": "{net} {total}",
+    "arms_part_norm": "{net} {total} (γ and β: {norm})",
+    "arms_decay_off": "none (0)",
+    "arms_decay_on": "{value} on {groups}, in every network that has them",
+    "group_linear_weight": "Linear weights",
+    "group_linear_bias": "Linear biases",
+    "group_norm_weight": "γ",
+    "group_norm_bias": "β",
+    "arms_bias_note": "Before BN a Linear bias is redundant: BN subtracts it with the batch mean, and β takes its place.",
     # -- chart tabs -----------------------------------------------------------------------------------
     "tab_lesson": "Lesson",
     "tab_curves": "Loss & accuracy",
@@ -270,6 +296,8 @@ EN: dict[str, str] = {
     "kind_bn": "post-BN",
     "kind_act": "post-activation",
     "kind_linear_plain": "linear output",
+    "kind_bn_layernorm": "post-LayerNorm",
+    "kind_bn_noisy-bn": "post-BN + noise",
     "kind_input": "input to the nonlinearity",
     "panel_input": "{net}: {kind}",
     "title_bands_grid": "Every hidden layer · {kind}: percentile bands over steps",
@@ -398,6 +426,15 @@ EN: dict[str, str] = {
     "drift_outside": "{share} of the {net}'s values now lie outside the fixed bins; W1 counts them at the nearest "
                      "edge, so that distance is a lower bound.",
     "drift_not_yet": "The drift numbers appear once both networks have a second probe.",
+    # Arms beyond BN and plain (layernorm, noisy-bn; or any set without both): each against the plain network
+    # when the run has one, else against the first network of the run (record.ics_comparison, drift_series).
+    "ics_arm_line": "**{net}** against the {ref}: median ‖G − G′‖ {arm} vs {other} ({ratio}×), relative to the "
+                    "gradient's size {rel_ratio}×.",
+    "drift_arm_line": "**{net}**: the median moved by {shift}; the 15th–85th percentile spread is {spread}× its "
+                      "step-0 width; W1 of the histogram from step 0 is {w1}, and of the typical unit's own values "
+                      "{unit_w1}.",
+    "drift_arm_intro": "**Distribution drift in this run**, of the input to the nonlinearity in {layer} at step {step}, "
+                       "each network against itself at step 0 (before any update):",
     "explain_gallery": "The first {n} images of the held-out split ({split}) with each network's predicted label "
                        "at the latest evaluation (eval mode). A red ✗ marks a mistake.",
     "look_gallery": "Early on, the plain network gets many wrong while BN already reads most digits. Mistakes "
@@ -488,7 +525,7 @@ EN: dict[str, str] = {
     "cli_help_csv": "write the per-step metrics as CSV (one row per twin, series and step)",
     "cli_help_quiet": "no progress bar",
     "cli_help_data_dir": "where datasets are downloaded/read (else $BN_DEMO_DATA_DIR, else ./data)",
-    "cli_help_model": "both = lockstep BN and plain twins",
+    "cli_help_model": "both = lockstep BN and plain twins; arms = the networks --arms picks",
     "cli_help_hidden": "hidden widths, e.g. 32,32",
     "cli_help_steps": "train exactly this many steps (overrides --epochs)",
     "cli_help_init_std": "σ of the Gaussian init",
@@ -530,7 +567,8 @@ EN: dict[str, str] = {
     "cli_help_lrs": "learning rates: lo:hi:count (count rates evenly spaced in log, both ends included) or a comma "
                     "list (default {default})",
     "cli_help_seeds": "seeds, e.g. 1, 1-5 or 1,3,5 (default: --seed)",
-    "cli_help_arms": "the networks trained in lockstep: bn, plain or bn,plain (default: --model)",
+    "cli_help_arms": "the networks trained in lockstep, 1 to 4 of bn, plain, layernorm, noisy-bn, e.g. "
+                     "plain,bn,layernorm,noisy-bn (default: --model)",
     "cli_help_target": "the held-out accuracy (eval mode, between 0 and 1) a run must reach (default {default})",
     "cli_help_sweep_out": "write the sweep as JSON (format bn-lab-sweep, bn_demo/sweep.py)",
     "cli_help_sweep_csv": "write one CSV row per learning rate, seed and twin",
@@ -576,6 +614,23 @@ EN: dict[str, str] = {
                           "a diverged twin's final accuracy is from its last evaluation before it diverged. Highest "
                           "rate: every seed reaches the target, or ends without divergence or collapse; ≥ marks the "
                           "grid's top rate (the limit may lie above it). Over seeds: mean ± sd.",
+    # seeds (bn_demo/cli.py `train --seeds`, numbers from bn_demo/seeds.py)
+    "cli_seeds_help": "train once per seed, one after another, e.g. 1-5 or 1,3,5, and report each seed and the mean ± "
+                      "sd over seeds (--out then writes a seeds file, format bn-lab-seeds, bn_demo/seeds.py; --csv one "
+                      "row per seed and twin)",
+    "cli_seeds_conflict": "{flag} cannot be combined with {other}",
+    "cli_seeds_progress": "seed {seed} ({index}/{total})  step {step}/{steps}",
+    "cli_seeds_run": "seed {seed} ({index}/{total}): {outcomes} ({seconds} s)",
+    "cli_seeds_line": "device: {device}   seeds: {seeds} ({runs} ended)   steps per run: {steps}   time: {seconds} s",
+    "cli_seeds_incomplete": "interrupted: the tables hold the {done} of {total} seeds that ended",
+    "cli_seeds_col_seed": "seed",
+    "cli_seeds_over": "Over {n} seeds (mean ± sd):",
+    "cli_seeds_col_diverged_at": "diverged at step",
+    "cli_seeds_col_collapsed_at": "collapsed at step",
+    "cli_seeds_footnote": "Over seeds: mean ± sd, sd the sample standard deviation (n − 1 in the denominator), over "
+                          "the seeds where the number exists ((n=k): only k of them); diverged / collapsed at step: "
+                          "over the seeds where that happened. A diverged twin's test numbers are from its last "
+                          "evaluation before it diverged.",
     # the sweep's figure (bn_demo/ui/sweep_view.py; not on the page yet)
     "sweep_intro": "A learning-rate sweep (python -m bn_demo sweep --out): each twin trained at every rate of a grid. "
                    "Dashed lines: each twin's highest rate that reaches the target (how much higher a rate BN "
@@ -609,8 +664,8 @@ KO: dict[str, str] = {
     "preset_summary_tutorial": "기본 튜토리얼: 784-32-32-10 ReLU MLP, Adam 학습률 0.01, 배치 32, 10 에포크, 시드 1 — "
                                "두 네트워크 모두 배우고, BN이 조금 더 빨리 도달합니다.",
     "preset_summary_ioffe2015": "BN 논문 §4.1 (그림 1): 3×100 시그모이드, 가우시안 초기화 σ 0.1, SGD 학습률 0.1, 배치 60, "
-                                "50,000 스텝 — 일반 네트워크는 멈춰 있다가 시그모이드 입력이 떠다니고 넓어지는 가운데 "
-                                "배우기 시작하고, BN은 곧바로 배우며 그 띠는 제자리를 지킵니다.",
+                                "50,000 스텝 — 일반 네트워크는 멈춰 있다가, 유닛마다 시그모이드 입력이 넓어지는 가운데 "
+                                "(끝까지 약 ×49) 배우기 시작합니다. BN은 곧바로 배우고 유닛의 띠는 ×1.9 넓어집니다.",
     "preset_summary_high-lr": "일반 네트워크에는 너무 큰 학습률 2의 SGD: ReLU가 죽어 우연 수준(손실 2.30)에 머물고, "
                               "BN 쌍둥이는 배웁니다 (MNIST 8,000장으로 3 에포크 후 약 94%).",
     "preset_summary_bad-init": "σ = 0.001로 뽑은 너무 작은 가중치: 일반 네트워크는 신호와 기울기가 층마다 줄어 우연 "
@@ -618,12 +673,19 @@ KO: dict[str, str] = {
     "preset_summary_deep-sigmoid": "시그모이드 8층: 기울기가 아래로 가며 사라져 일반 네트워크는 거의 움직이지 않고, BN은 "
                                    "모든 층의 기울기를 살려 둡니다.",
     "preset_summary_no-cure-all": "BN이 만능은 아닙니다: 학습률 10의 SGD. 일반 네트워크는 몇 스텝 만에 발산하고, BN도 "
-                                  "조금 더 버틸 뿐 한 층의 ReLU가 모두 죽어 우연 수준에 머뭅니다.",
+                                  "조금 더 버틸 뿐 역시 우연 수준에 머뭅니다 (MNIST, 시드 1–5: 3번은 한 층의 ReLU가 모두 죽고, "
+                                  "1번은 발산, 1번은 한 층의 ReLU 97 %가 죽음).",
     "dataset": "데이터셋",
     "model_mode": "네트워크",
     "model_both": "BN과 일반 비교",
     "model_bn": "BN만",
     "model_plain": "일반만",
+    "model_arms": "네트워크 고르기",
+    "arms": "나란히 학습할 네트워크",
+    "arms_help": "다음 중 1–4개: BN; 일반 (정규화 없음); BN 자리에 LayerNorm (예제마다 층의 유닛들에 걸쳐 정규화: "
+                 "학습과 평가에서 같음); 잡음 BN (Santurkar 외 2018: BN 뒤에 잡음을 더하며, 유닛마다 평균(±0.5)과 "
+                 "배율(1–1.25)이 스텝마다 바뀌어 분포가 일부러 불안정함; 평가에서는 잡음의 평균을 씀). 모두 같은 "
+                 "Linear 가중치에서 출발해 같은 배치로 학습합니다. 위의 “네트워크 고르기”에서 고르세요.",
     "section_training": "학습",
     "lr": "학습률 (로그 눈금)",
     "batch_size": "배치 크기",
@@ -767,10 +829,12 @@ KO: dict[str, str] = {
     "allowed_unknown_setting": "알려진 설정: {known}",
     "allowed_unknown_parameter": "알 수 없는 설정",
     "allowed_device_absent": "이 컴퓨터에 있는 장치 ({devices})",
-    "allowed_bn_batch_one": "BatchNorm을 쓰려면 2 이상 (배치가 하나면 분산이 없습니다. 배치 크기 1은 “일반만”을 "
-                            "고르세요)",
+    "allowed_bn_batch_one": "BatchNorm을 쓰려면 2 이상 (배치가 하나면 분산이 없습니다. 배치 크기 1은 “일반만” 또는 "
+                            "일반과 LayerNorm 네트워크만 고르세요)",
     "allowed_no_steps": "에포크 1 이상 또는 스텝 수 1 이상 (0 스텝으로는 아무것도 학습하지 않습니다)",
     "allowed_batch_over_split": "학습 분할의 크기 이하 ({n_train}개)",
+    "allowed_arms_count": "{options} 중 서로 다른 네트워크 {low}–{high}개, 예: bn,plain",
+    "allowed_arms_model": "--arms로 네트워크를 고를 때는 arms 또는 --model 생략",
     "data_splits": "학습 분할: **{train}** · 평가(held-out) 분할: **{test}**",
     "metric_acc": "{net} · 정확도",
     "metrics_caption": "평가 분할, 평가 모드 (BN은 이동 통계 사용). ⓘ에 각 값의 스텝이 있습니다.",
@@ -780,6 +844,20 @@ KO: dict[str, str] = {
     "net_plain": "일반 네트워크",
     "twin_bn": "BN",
     "twin_plain": "일반",
+    "net_layernorm": "LayerNorm 네트워크",
+    "twin_layernorm": "LayerNorm",
+    "net_noisy-bn": "잡음 BN 네트워크",
+    "twin_noisy-bn": "잡음 BN",
+    "arms_caption": "파라미터 수: {parts}. 가중치 감쇠: {decay}.",
+    "arms_part": "{net} {total}",
+    "arms_part_norm": "{net} {total} (γ와 β: {norm})",
+    "arms_decay_off": "없음 (0)",
+    "arms_decay_on": "{value}, {groups}에 (그 파라미터가 있는 모든 네트워크에서)",
+    "group_linear_weight": "Linear 가중치",
+    "group_linear_bias": "Linear 편향",
+    "group_norm_weight": "γ",
+    "group_norm_bias": "β",
+    "arms_bias_note": "BN 앞의 Linear 편향은 쓸모가 없습니다: BN이 배치 평균과 함께 빼 버리고, β가 그 역할을 합니다.",
     "tab_lesson": "수업",
     "tab_curves": "손실과 정확도",
     "tab_distributions": "분포",
@@ -840,6 +918,8 @@ KO: dict[str, str] = {
     "kind_bn": "BN 후",
     "kind_act": "활성화 후",
     "kind_linear_plain": "선형 출력",
+    "kind_bn_layernorm": "LayerNorm 후",
+    "kind_bn_noisy-bn": "BN + 잡음 후",
     "kind_input": "비선형 함수의 입력",
     "panel_input": "{net}: {kind}",
     "title_bands_grid": "모든 은닉층 · {kind}: 스텝별 백분위 띠",
@@ -955,6 +1035,12 @@ KO: dict[str, str] = {
     "drift_outside": "{net} 값의 {share}가 이제 고정된 구간 밖에 있습니다. W1은 이 값들을 가장 가까운 경계에 놓고 재므로 "
                      "이 거리는 하한입니다.",
     "drift_not_yet": "두 네트워크 모두 두 번째 프로브가 생기면 이동 수치가 나타납니다.",
+    "ics_arm_line": "**{net}** 대 {ref}: ‖G − G′‖ 중앙값 {arm} 대 {other} ({ratio}배), 기울기 크기에 대한 상대값 "
+                    "{rel_ratio}배.",
+    "drift_arm_line": "**{net}**: 중앙값 이동 {shift}; 15–85 백분위 폭은 0 스텝 폭의 {spread}배; 0 스텝 대비 "
+                      "히스토그램의 W1은 {w1}, 유닛별 자기 값의 W1은 {unit_w1}.",
+    "drift_arm_intro": "**이번 실행의 분포 이동.** {layer}의 비선형 함수 입력을 {step} 스텝에서 각 네트워크 자신의 0 스텝"
+                       "(업데이트 전)과 비교합니다:",
     "explain_gallery": "평가 분할({split})의 처음 {n}장과 최근 평가(평가 모드)에서 각 네트워크가 예측한 레이블입니다. "
                        "빨간 ✗는 틀린 예측입니다.",
     "look_gallery": "초기에는 일반 네트워크가 많이 틀리는 동안 BN은 이미 대부분을 맞힙니다. 학습 후반의 실수는 실제로 "
@@ -1038,7 +1124,7 @@ KO: dict[str, str] = {
     "cli_help_csv": "스텝별 지표를 CSV로 저장 (쌍둥이, 계열, 스텝마다 한 행)",
     "cli_help_quiet": "진행 막대 없음",
     "cli_help_data_dir": "데이터셋을 내려받고 읽는 곳 (없으면 $BN_DEMO_DATA_DIR, 그다음 ./data)",
-    "cli_help_model": "both = BN과 일반 쌍둥이를 나란히",
+    "cli_help_model": "both = BN과 일반 쌍둥이를 나란히; arms = --arms로 고른 네트워크",
     "cli_help_hidden": "은닉층 너비, 예: 32,32",
     "cli_help_steps": "정확히 이 스텝 수만큼 학습 (--epochs보다 우선)",
     "cli_help_init_std": "가우시안 초기화의 σ",
@@ -1076,7 +1162,8 @@ KO: dict[str, str] = {
     "cli_help_sweep": "격자의 학습률마다 쌍둥이를 학습해 비교: 목표 평가 정확도까지의 스텝, 발산, 붕괴",
     "cli_help_lrs": "학습률: lo:hi:count (로그 간격으로 고르게 count개, 양 끝 포함) 또는 쉼표 목록 (기본값 {default})",
     "cli_help_seeds": "시드, 예: 1, 1-5 또는 1,3,5 (기본값: --seed)",
-    "cli_help_arms": "나란히 학습할 네트워크: bn, plain 또는 bn,plain (기본값: --model)",
+    "cli_help_arms": "나란히 학습할 네트워크: bn, plain, layernorm, noisy-bn 중 1–4개, 예: plain,bn,layernorm,noisy-bn "
+                     "(기본값: --model)",
     "cli_help_target": "실행이 도달해야 할 평가 정확도 (평가 모드, 0과 1 사이) (기본값 {default})",
     "cli_help_sweep_out": "스윕을 JSON으로 저장 (형식 bn-lab-sweep, bn_demo/sweep.py)",
     "cli_help_sweep_csv": "학습률, 시드, 쌍둥이마다 한 행씩 CSV로 저장",
@@ -1122,6 +1209,21 @@ KO: dict[str, str] = {
                           "최종 정확도는 발산 전 마지막 평가의 값. 가장 높은 학습률: 모든 시드가 목표에 도달하거나 "
                           "발산·붕괴 없이 끝난 학습률; ≥는 격자의 가장 높은 학습률 (한계는 그보다 높을 수 있음). "
                           "시드가 여럿이면 평균 ± 표준편차.",
+    # 시드 (bn_demo/cli.py `train --seeds`, bn_demo/seeds.py의 수치)
+    "cli_seeds_help": "시드마다 한 번씩 차례로 학습 (예: 1-5 또는 1,3,5), 시드별 결과와 시드 평균 ± 표준편차를 보고 "
+                      "(--out은 시드 파일을 저장: 형식 bn-lab-seeds, bn_demo/seeds.py; --csv는 시드와 쌍둥이마다 한 행)",
+    "cli_seeds_conflict": "{flag}와(과) {other}를 함께 쓸 수 없습니다",
+    "cli_seeds_progress": "시드 {seed} ({index}/{total})  스텝 {step}/{steps}",
+    "cli_seeds_run": "시드 {seed} ({index}/{total}): {outcomes} ({seconds}초)",
+    "cli_seeds_line": "장치: {device}   시드: {seeds} (끝난 실행 {runs}개)   실행당 스텝: {steps}   시간: {seconds}초",
+    "cli_seeds_incomplete": "중단됨: 표에는 끝난 시드 {done}개만 있습니다 (전체 {total}개)",
+    "cli_seeds_col_seed": "시드",
+    "cli_seeds_over": "시드 {n}개에 걸쳐 (평균 ± 표준편차):",
+    "cli_seeds_col_diverged_at": "발산한 스텝",
+    "cli_seeds_col_collapsed_at": "붕괴한 스텝",
+    "cli_seeds_footnote": "시드 평균 ± 표준편차: 표준편차는 표본 표준편차(분모 n − 1)이며, 그 수치가 있는 시드들에 걸쳐 "
+                          "계산 ((n=k): 그중 k개만). 발산한/붕괴한 스텝: 그 일이 일어난 시드들에 걸쳐. 발산한 쌍둥이의 "
+                          "평가 수치는 발산 전 마지막 평가의 값.",
     # 스윕 그림 (bn_demo/ui/sweep_view.py; 아직 페이지에 없음)
     "sweep_intro": "학습률 스윕(python -m bn_demo sweep --out): 격자의 학습률마다 두 쌍둥이를 학습했습니다. 점선: 쌍둥이마다 "
                    "목표에 도달한 가장 높은 학습률 (BN이 얼마나 더 높은 학습률을 견디는지). 위 패널의 한 학습률: 같은 "
@@ -1151,13 +1253,14 @@ DATASET_NAMES = {
 # Field names as a URL warning shows them.
 FIELD_NAMES = {
     "en": {"lr": "learning rate", "batch_size": "batch size", "bn_momentum": "BN momentum",
-           "bn_placement": "BN placement", "init_std": "init σ", "model": "networks", "pause_at": "pause at step"},
+           "bn_placement": "BN placement", "init_std": "init σ", "model": "networks", "pause_at": "pause at step",
+           "arms": "picked networks"},
     "ko": {"lr": "학습률", "batch_size": "배치 크기", "bn_momentum": "BN 모멘텀", "bn_placement": "BN 위치",
            "init_std": "초기화 σ", "model": "네트워크", "dataset": "데이터셋", "epochs": "에포크", "steps": "스텝 수",
            "activation": "활성화 함수", "optimizer": "옵티마이저", "seed": "시드", "device": "장치",
            "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어",
            "projector": "프로젝터",
-           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠", "pause_at": "일시정지할 스텝"},
+           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠", "pause_at": "일시정지할 스텝", "arms": "고른 네트워크"},
 }
 
 
@@ -1229,6 +1332,32 @@ def net_name(twin: str, lang: str) -> str:
 
 def twin_label(twin: str, lang: str) -> str:
     return t(f"twin_{twin}", lang)
+
+
+def arms_facts(record: dict, lang: str) -> str:
+    """Each network's trainable parameters (γ and β counted apart) and where weight decay applies, from a
+    run record (twins' parameters, parameter_groups, weight_decay_on; config.weight_decay), plus the
+    redundant-bias note when a BN network has BN before the nonlinearity. "" for a record without twins."""
+    twins = record.get("twins") or {}
+    if not twins:
+        return ""
+    parts, decayed = [], []
+    for name, twin in twins.items():
+        groups = twin.get("parameter_groups") or {}
+        norm = groups.get("norm_weight", 0) + groups.get("norm_bias", 0)
+        total = number(twin.get("parameters") or 0)
+        parts.append(t("arms_part_norm", lang, net=twin_label(name, lang), total=total, norm=number(norm)) if norm
+                     else t("arms_part", lang, net=twin_label(name, lang), total=total))
+        decayed += [g for g in twin.get("weight_decay_on") or [] if g not in decayed]
+    config = record.get("config") or {}
+    if not any("weight_decay_on" in twin for twin in twins.values()) and config.get("weight_decay", 0) > 0:
+        decayed = ["linear_weight", "linear_bias", "norm_weight", "norm_bias"]  # older records: it decays them all
+    decay = (t("arms_decay_on", lang, value=f"{config.get('weight_decay', 0):g}",
+               groups=", ".join(t(f"group_{g}", lang) for g in decayed)) if decayed else t("arms_decay_off", lang))
+    text = t("arms_caption", lang, parts="; ".join(parts), decay=decay)
+    if config.get("bn_placement", "before") == "before" and any(n in ("bn", "noisy-bn") for n in twins):
+        text += " " + t("arms_bias_note", lang)
+    return text
 
 
 def divergence_reason(twin: dict, lang: str) -> str:
