@@ -162,13 +162,14 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
 # -- the live view --------------------------------------------------------------------------------------------
 
 
-# A new visitor's page: the first Plotly chart makes the browser load and start Plotly.js, which held the
-# Start button's first paint back by ~1.5 s on this 2-core machine (page open 4.2 s vs 2.5 s without it).
-# So the intro picture comes one check-in later: the controls paint first, the picture (and Plotly.js,
-# which the charts after Start need) follows while the visitor reads.
-INTRO_SHOWN = "intro_shown"  # session state: the intro picture has been drawn
-INTRO_SINCE = "intro_since"  # session state: when the page first went without it
-INTRO_DELAY_SECONDS = 1.0
+# A session's first page sends its intro picture this long after the rest. The page's first Plotly chart
+# makes the browser load and start Plotly.js, which held back the first paint of the Start button on a
+# 2-core machine (page open 2.5 s without the pause, 1.6-2.0 s with it; bench/app_bench.py --page); the
+# elements drawn before it stream to the browser meanwhile. Plotly.js still loads before Start is
+# pressed, so the first chart after Start does not wait for it. (A deferred rerun from a timer did the
+# same but raced with a visitor's first clicks; this is only a pause within the first script run.)
+INTRO_SHOWN = "intro_shown"  # session state: the intro picture has been sent once
+INTRO_DELAY_SECONDS = 0.8
 
 
 def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
@@ -188,8 +189,6 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
         else HEARTBEAT_SECONDS if active else None
-    if runner is None and not st.session_state.get(INTRO_SHOWN):
-        every = INTRO_DELAY_SECONDS  # see INTRO_SHOWN
     st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, active)
 
 
@@ -203,12 +202,9 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
         if was_active:  # the run was let go of between full runs (its session released, say): redraw the buttons
             st.rerun()
         st.info(t("no_run", lang), icon=":material/arrow_back:")
-        if not st.session_state.get(INTRO_SHOWN):
-            first_seen = st.session_state.setdefault(INTRO_SINCE, time.monotonic())
-            if time.monotonic() - first_seen >= INTRO_DELAY_SECONDS * 0.9:  # the delayed check-in: draw it now
-                st.session_state[INTRO_SHOWN] = True
-                st.rerun()  # a full run, which also declares this fragment without a timer again
-            return
+        if not st.session_state.get(INTRO_SHOWN):  # a session's first page (see INTRO_DELAY_SECONDS)
+            st.session_state[INTRO_SHOWN] = True
+            time.sleep(INTRO_DELAY_SECONDS)
         explained(figures.intro_figure(lang), "chart_intro", t("explain_intro", lang), t("look_intro", lang))
         return
     if was_refreshing and not runs.refreshing:
