@@ -260,13 +260,16 @@ def report_failure(record: dict, data_dir) -> int:
 
 
 def save_outputs(args, document: dict, writer) -> bool:
-    """Write `document` where --out and --csv ask, with `writer`'s write_json / write_csv (record.py for a
-    run, sweep.py for a sweep); False if a write failed (the file then went to a temporary path)."""
+    """Write `document` where --out and --csv ask, as `writer`'s dumps / to_csv give it (record.py for a
+    run, sweep.py for a sweep, seeds.py for seeds), each file atomically (record.write_atomic); False if a
+    write failed (the file then went to a temporary path)."""
+    from . import record as rec
+
     saved = True
     if args.out:
-        saved &= save(args.out, lambda path: writer.write_json(path, document), ".json")
+        saved &= save(args.out, lambda path: rec.write_atomic(path, writer.dumps(document)), ".json")
     if args.csv:
-        saved &= save(args.csv, lambda path: writer.write_csv(path, document), ".csv")
+        saved &= save(args.csv, lambda path: rec.write_atomic(path, writer.to_csv(document)), ".csv")
     return saved
 
 

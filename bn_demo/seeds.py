@@ -235,11 +235,6 @@ def check(doc) -> None:
                 raise SeedsError("bad_field", field=f"runs.{i}.twins.{name}")
 
 
-def write_json(path, doc: dict) -> None:
-    """Atomically (record.py's writer): a failure leaves no half-written file."""
-    rec.write_atomic(path, dumps(doc))
-
-
 def to_csv(doc: dict) -> str:
     """One row per (seed, twin), readable by `pandas.read_csv(path)` as is; empty cells for none."""
     out = io.StringIO()
@@ -251,9 +246,6 @@ def to_csv(doc: dict) -> str:
                 "outcome_step", *METRICS, "final_eval_step")), rec.csv_cell(run["steps"]), rec.csv_cell(run["total_steps"])])
     return out.getvalue()
 
-
-def write_csv(path, doc: dict) -> None:
-    rec.write_atomic(path, to_csv(doc))
 
 
 

@@ -387,11 +387,6 @@ def check(doc) -> None:
                 raise SweepError("bad_field", field=f"runs.{i}.arms.{name}")
 
 
-def write_json(path, doc: dict) -> None:
-    """Atomically (record.py's writer): a failure leaves no half-written file."""
-    rec.write_atomic(path, dumps(doc))
-
-
 def to_csv(doc: dict) -> str:
     """One row per (lr, seed, arm), readable by `pandas.read_csv(path)` as is; empty cells for none."""
     out = io.StringIO()
@@ -404,7 +399,4 @@ def to_csv(doc: dict) -> str:
                              rec.csv_cell(arm["final_eval_step"]), rec.csv_cell(arm["best_test_acc"]), rec.csv_cell(run["total_steps"])])
     return out.getvalue()
 
-
-def write_csv(path, doc: dict) -> None:
-    rec.write_atomic(path, to_csv(doc))
 

@@ -156,7 +156,7 @@ def test_the_seeds_file_round_trips_and_the_csv_reads_as_is(seeded):
     doc = seeds.loads(text)
     assert json.loads(seeds.dumps(doc)) == written  # load → dump gives the file back, summary included
     again = seeded["out"].with_name("again.json")
-    seeds.write_json(again, doc)
+    rec.write_atomic(again, seeds.dumps(doc))
     assert again.read_text() == text
     frame = pd.read_csv(seeded["csv"])
     assert tuple(frame.columns) == seeds.CSV_COLUMNS and len(frame) == 6

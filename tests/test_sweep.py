@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bn_demo import cli, sweep
+from bn_demo import record as rec
 from bn_demo.ui.strings import t
 from conftest import REPO
 
@@ -182,7 +183,7 @@ def test_the_sweep_file_round_trips_and_the_csv_reads_as_is(swept):
     doc = sweep.loads(text)
     assert json.loads(sweep.dumps(doc)) == written  # load → dump gives the file back, summary included
     again = swept["out"].with_name("again.json")
-    sweep.write_json(again, doc)
+    rec.write_atomic(again, sweep.dumps(doc))
     assert again.read_text() == text
     frame = pd.read_csv(swept["csv"])
     assert tuple(frame.columns) == sweep.CSV_COLUMNS and len(frame) == 4
