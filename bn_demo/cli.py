@@ -362,14 +362,11 @@ def summary_table(record: dict) -> str:
         rows.append([strings.twin_label(name, LANG), outcome_word(code), _step(at), _fmt(final.get("train_loss")),
                      _fmt(final.get("test_loss")), _fmt(final.get("test_acc"), pct=True), _step(final.get("eval_step"))])
         notes += twin_notes(name, twin, n_layers)
-    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
-    lines.append("")
-    for row in [heads, *rows]:
-        cells = [f"{row[0]:<{widths[0]}}", f"{row[1]:<{widths[1]}}", *(f"{c:>{w}}" for c, w in zip(row[2:], widths[2:]))]
-        lines.append("  ".join(cells).rstrip())
+    lines += ["", *_table(heads, rows)]
     lines += notes
-    if strings.arms_facts(record, LANG):
-        lines.append(strings.arms_facts(record, LANG))  # each network's parameters and where weight decay applies
+    facts = strings.arms_facts(record, LANG)  # each network's parameters and where weight decay applies
+    if facts:
+        lines.append(facts)
     lines.append(t("cli_footnote"))
     return "\n".join(lines)
 

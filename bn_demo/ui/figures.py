@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..record import nonlinearity_input_kind
-from .strings import arms_facts, dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
+from .strings import dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
 
 # One colour per arm (config.ARMS), the same in every chart; TWIN_RGB is the same colour as numbers.
 TWIN_COLORS = {"bn": "#2563eb", "plain": "#ea580c", "layernorm": "#16a34a", "noisy-bn": "#9333ea"}
@@ -749,11 +749,6 @@ def intro_figure(lang: str = "en") -> go.Figure:
 
 
 # -- summaries for the page ----------------------------------------------------------------------------------
-
-
-def arms_caption(snap: dict, lang: str) -> str:
-    """Each network's parameter count and where weight decay applies (strings.arms_facts)."""
-    return arms_facts(snap, lang)
 
 
 def dataset_caption(snap: dict, lang: str) -> str:

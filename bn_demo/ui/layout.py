@@ -15,6 +15,7 @@ from . import export, figures, params, state
 from .controls import error_line, key, projector_on, shown_code
 from .live_controls import live_controls
 from .strings import (
+    arms_facts,
     collapse_reason,
     data_problem,
     dataset_name,
@@ -294,7 +295,7 @@ def run_facts(snap: dict, lang: str) -> None:
     """Under the charts: the held-out numbers and which data the run uses."""
     metrics_row(snap, lang)
     st.caption(figures.dataset_caption(snap, lang))
-    st.caption(figures.arms_caption(snap, lang))  # each network's parameters and where weight decay applies
+    st.caption(arms_facts(snap, lang))  # each network's parameters and where weight decay applies
     dataset = snap.get("dataset") or {}
     if dataset.get("partial"):
         st.info(partial_note(dataset, lang), icon=":material/info:")
