@@ -1,6 +1,6 @@
 """Classroom load: N browser sessions on one server, each starting a run.
 
-    python bench/load_bench.py [--sessions 10] [--epochs 3]
+    python bench/load_bench.py [--sessions 10] [--epochs 3] [--backend ray]
     python bench/load_bench.py --adversarial [--pause-grace 10] [--run-seconds 20] [--run-work 5e10]
 
 Starts `streamlit run app.py` on a free loopback port, opens N sessions in headless Chromium (one
@@ -8,6 +8,10 @@ browser context each, i.e. separate Streamlit sessions), presses Start in each (
 compare mode), and reports: runs completed and how many waited in the queue, health-endpoint
 latency p50/p99 while they train, and the server's thread count and resident memory before, during
 and after all sessions close. Loopback only; every loop is bounded in count and time.
+
+--backend ray: the server runs with BN_DEMO_BACKEND=ray (a local Ray with this machine's cores, started
+by the server), so every run is a Ray actor in a worker process of its own; the report adds the peak
+resident memory of those workers, which is where the runs' memory then lives.
 
 --adversarial: 8 tabs where one pauses its run, one asks for the sidebar's maximum by link, one uses
 the slowest pace, one mashes Start/Stop, and the other four start short runs after them (the
@@ -46,11 +50,23 @@ def ended_words() -> tuple[str, ...]:
     return tuple(f"· {t(f'status_{status}')}" for status in ("finished", "stopped", "failed"))
 
 
-QUEUED = literal("status_queued_line")
+QUEUED = (literal("status_queued_line"), literal("status_queued_line_ray"))
 LOADING = literal("status_loading")
 STEP_RE = re.compile(re.escape(t("status_line").split("{")[0]) + r"[\d,]+ /")
 SESSION_TTL = 5  # server.disconnectedSessionTTL for this bench: closed tabs are released quickly
 IDLE_TIMEOUT = 15  # the registry's fallback reaper (BN_DEMO_IDLE_TIMEOUT)
+
+
+def ray_workers_rss() -> float:
+    """Resident MiB of this machine's Ray worker processes (their command line reads "ray::…")."""
+    total = 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"ray::"):
+                total += proc_stats(int(cmdline.parent.name))[1]
+        except (OSError, KeyError):  # the process ended meanwhile
+            continue
+    return total
 
 
 def proc_stats(pid: int) -> tuple[int, float]:
@@ -117,7 +133,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="adversarial: repeat the mix; memory that grows round after round is a leak, a level it keeps is not")
     parser.add_argument("--slots", type=int, default=None, help="BN_DEMO_MAX_RUNS for the server (default: its own)")
+    parser.add_argument("--backend", choices=("thread", "ray"), default="thread",
+                        help="BN_DEMO_BACKEND for the server (ray: runs as Ray actors, a local Ray)")
     args = parser.parse_args()
+    os.environ["BN_DEMO_BACKEND"] = args.backend
     if args.slots:
         os.environ["BN_DEMO_MAX_RUNS"] = str(args.slots)
     if args.adversarial:
@@ -163,7 +182,7 @@ def main() -> int:
             newcomer.pages[0].get_by_role("button", name="Start").first.wait_for(timeout=60_000)
             page_load = time.perf_counter() - t_page
             newcomer.close()
-            queued_seen = 0
+            queued_seen, workers_peak = 0, 0.0
             done: set[int] = set()
             deadline = time.monotonic() + args.timeout
             while len(done) < len(pages) and time.monotonic() < deadline:
@@ -172,11 +191,12 @@ def main() -> int:
                     if i in done:
                         continue
                     text = page.content()  # the progress label is not in innerText; the DOM has it
-                    if QUEUED in text:
+                    if any(words in text for words in QUEUED):
                         waiting += 1
                     if any(word in text for word in ended_words()):
                         done.add(i)
                 queued_seen = max(queued_seen, waiting)
+                workers_peak = max(workers_peak, ray_workers_rss())
                 time.sleep(1)
             elapsed = time.monotonic() - t_start
             sampler.halt.set()
@@ -198,8 +218,9 @@ def main() -> int:
         server.wait(20)
 
     lat = probe.latencies
-    print(f"sessions: {args.sessions}, each a digits run of {args.epochs} epochs in compare mode, "
-          f"slots: {os.environ.get('BN_DEMO_MAX_RUNS') or 'default (cores − 1)'}; {os.cpu_count()} cores")
+    slots = "the Ray cluster's CPUs" if args.backend == "ray" else os.environ.get("BN_DEMO_MAX_RUNS") or "default (cores − 1)"
+    print(f"backend: {args.backend}; sessions: {args.sessions}, each a digits run of {args.epochs} epochs in compare "
+          f"mode, slots: {slots}; {os.cpu_count()} cores")
     print(f"runs completed: {len(done)}/{args.sessions} in {elapsed:.0f} s; most waiting in the queue at once: {queued_seen}")
     print(f"health endpoint during the load: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, "
           f"p99 {1000 * pct(lat, 99):.0f} ms, max {1000 * max(lat, default=float('nan')):.0f} ms, failures {probe.failures}"
@@ -208,6 +229,8 @@ def main() -> int:
     print("\n| server process | threads | resident MiB |\n|---|---:|---:|")
     for name, threads, rss in rows:
         print(f"| {name} | {threads} | {rss:.0f} |")
+    if args.backend == "ray":
+        print(f"Ray worker processes (ray::…), peak resident memory together: {workers_peak:.0f} MiB")
     return 0 if len(done) == args.sessions else 1
 
 
@@ -233,7 +256,7 @@ def _status_text(page) -> str:
 
 def _started(text: str) -> bool:
     """The run holds a training slot (or has already ended): past the queue."""
-    return QUEUED not in text and bool(STEP_RE.search(text) or LOADING in text)
+    return not any(words in text for words in QUEUED) and bool(STEP_RE.search(text) or LOADING in text)
 
 
 def _final_state(page) -> str:
@@ -244,7 +267,7 @@ def _final_state(page) -> str:
     except Exception:
         line = ""
     state = line.rsplit("· ", 1)[-1].strip() if STEP_RE.search(line) else \
-        "queued" if QUEUED in text else (" ".join(line.split())[:60] or "—")
+        "queued" if any(words in text for words in QUEUED) else (" ".join(line.split())[:60] or "—")
     if literal("status_paused_released") in text:
         state += " (slot given back)"
     elif literal("stopped_budget_seconds") in text:

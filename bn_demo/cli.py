@@ -195,14 +195,21 @@ def cmd_show(path: str) -> int:
     return 0
 
 
-def cmd_train(config: RunConfig, args) -> int:
+def open_backend(args):
+    """The backend `--backend` names (thread by default), or None after one line saying why it cannot be used."""
     from .backends import get_backend
 
     try:
-        backend = get_backend(getattr(args, "backend", None) or "thread")
+        return get_backend(getattr(args, "backend", None) or "thread")
     except BackendUnavailable as exc:
         facts = {k: shorten(str(v)) for k, v in exc.facts.items()}
         print(t("cli_error", message=t(f"backend_{exc.code}", **facts)), file=sys.stderr)
+        return None
+
+
+def cmd_train(config: RunConfig, args) -> int:
+    backend = open_backend(args)
+    if backend is None:
         return 1
     try:
         if getattr(args, "seeds", None):
@@ -340,7 +347,7 @@ def summary_table(record: dict) -> str:
     """The run at a glance: splits, device and speed, then per twin its outcome (a diverged or collapsed
     twin never reads "finished"), the step of that outcome, and its final numbers with the step of the
     evaluation they come from."""
-    from .record import mean_samples_per_second, twin_outcome
+    from .record import mean_samples_per_second, seed_finals, twin_outcome
 
     lines = dataset_lines(record.get("dataset"))
     p = record["progress"]
@@ -363,6 +370,17 @@ def summary_table(record: dict) -> str:
                      _fmt(final.get("test_loss")), _fmt(final.get("test_acc"), pct=True), _step(final.get("eval_step"))])
         notes += twin_notes(name, twin, n_layers)
     lines += ["", *_table(heads, rows)]
+    config = record["config"]
+    if config.get("repeats", 1) > 1:  # the table is the first seed's; the other seeds trained beside it
+        from .seeds import stat
+
+        spreads = []
+        for name in record["twins"]:
+            acc = stat(seed_finals(record, name, "test_acc"))
+            value = "—" if acc["mean"] is None else f"{100 * acc['mean']:.1f} ± {100 * (acc['sd'] or 0):.1f} %"
+            spreads.append(f"{strings.twin_label(name, LANG)} {value} (n={acc['n']})")
+        lines.append(t("cli_repeats_line", first=config["seed"], last=config["seed"] + config["repeats"] - 1,
+                       spreads=", ".join(spreads)))
     lines += notes
     facts = strings.arms_facts(record, LANG)  # each network's parameters and where weight decay applies
     if facts:
@@ -399,6 +417,7 @@ def add_sweep_parser(sub) -> None:
     sweep.add_argument("--out", help=t("cli_help_sweep_out"))
     sweep.add_argument("--csv", help=t("cli_help_sweep_csv"))
     sweep.add_argument("--quiet", action="store_true", help=t("cli_help_quiet"))
+    sweep.add_argument("--backend", choices=BACKENDS, default=None, help=t("cli_help_backend"))
 
 
 def _spec(name):
@@ -482,9 +501,15 @@ def cmd_sweep(args) -> int:
         sys.stderr.flush()
 
     quiet = args.quiet
-    doc = sweep.run_sweep(config, lrs, seeds, target=args.target, data_dir=args.data_dir,
-                          probes_on=not args.no_probes, on_run=None if quiet else on_run,
-                          on_progress=None if quiet else on_progress)
+    backend = open_backend(args)
+    if backend is None:
+        return 1
+    try:
+        doc = sweep.run_sweep(backend, config, lrs, seeds, target=args.target, data_dir=args.data_dir,
+                              probes_on=not args.no_probes, on_run=None if quiet else on_run,
+                              on_progress=None if quiet else on_progress)
+    finally:
+        backend.shutdown()
     if doc.get("failure") is not None:
         code = report_failure(doc["failure"], args.data_dir)
         if not doc["runs"]:

@@ -35,6 +35,7 @@ MAX_STEPS = 1_000_000
 MAX_LAYERS = 12
 MAX_WIDTH = 2048
 MAX_BATCH = 8192
+MAX_REPEATS = 5  # seeds in one run (RunConfig.repeats): each adds a full copy of the training work
 # Slow motion goes no slower than this: a slower pace holds a training slot for days, and a tiny one
 # overflows the wait between steps (pace 1e-300 gave "OverflowError: timestamp out of range").
 MIN_PACE = 0.5  # steps per second; 0 means full speed
@@ -57,6 +58,7 @@ PAGE_LIMITS = {
     "epochs": Bounds(0, MAX_EPOCHS),
     "steps": Bounds(0, MAX_STEPS),
     "pace": Bounds(MIN_PACE, 100.0),  # besides 0 = full speed
+    "repeats": Bounds(1, MAX_REPEATS),
 }
 
 
@@ -149,6 +151,10 @@ class RunConfig:
     init: str = _setting("default", "widget", INITS)
     init_std: float = _setting(0.01, "widget")  # used when init == "gaussian"
     seed: int = _setting(1, "widget")
+    # Seeds trained side by side: seed, seed+1, … seed+repeats-1, each with its own initial weights, batch order
+    # and probe batch, in lockstep in one run (one slot). The curves show their mean ± sd; everything else is
+    # observed on `seed` alone. bn_demo/seeds.py (CLI --seeds) instead runs whole runs one after another.
+    repeats: int = _setting(1, "widget")
     device: str = _setting("auto", "widget", DEVICES)
     model: str = _setting("both", "widget", MODELS)  # a shorthand for `arms`; "arms" when they are picked
     # The networks trained in lockstep (ARMS codes, trained and recorded in ARMS order); empty: from `model`.
@@ -197,7 +203,8 @@ class RunConfig:
         check_integer("steps", self.steps, 0, MAX_STEPS)
         if self.steps == 0 and self.epochs == 0:
             raise ConfigError("epochs", 0, "no_steps", conflict="steps")
-        check_integer("seed", self.seed, 0, 2**31 - 1)
+        check_integer("repeats", self.repeats, 1, MAX_REPEATS)
+        check_integer("seed", self.seed, 0, 2**31 - self.repeats)
         check_integer("probe_every", self.probe_every, 0, MAX_STEPS)
         check_integer("probe_size", self.probe_size, 2, 4096)
         check_integer("ics_every", self.ics_every, 0, MAX_STEPS)
@@ -256,6 +263,11 @@ class RunConfig:
             raise ConfigError(unknown[0], data[unknown[0]], "unknown_setting", known=tuple(sorted(names)))
         return cls(**data)
 
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seeds a run trains side by side (`repeats` of them from `seed`); the first is observed."""
+        return tuple(range(self.seed, self.seed + self.repeats))
+
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
@@ -263,7 +275,7 @@ class RunConfig:
         """Raise ConfigError for a setting beyond the page's limits (PAGE_LIMITS). Called before
         validate(), so that a value beyond both is refused with the page's range, not the engine's."""
         values = {"depth": len(self.hidden), "width": max(self.hidden), "batch_size": self.batch_size,
-                  "epochs": self.epochs, "steps": self.steps}
+                  "epochs": self.epochs, "steps": self.steps, "repeats": self.repeats}
         for name, value in values.items():
             check_integer(name, value, *PAGE_LIMITS[name])
         _pace(self.pace, PAGE_LIMITS["pace"].high)

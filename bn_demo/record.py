@@ -87,6 +87,13 @@ lists in JSON, NaN and ±inf written as null)::
                             layer's weight gradient before the update and G′ the same with the layers below
                             already updated
         gallery             step, predictions (eval mode) of the gallery images
+    repeats         null for a run of one seed (config.repeats 1). Else the run's other seeds, config.seed + 1 …
+                    config.seed + repeats − 1: trained in lockstep with the first seed on the same settings, each
+                    with its own initial weights, batch order and probe batch, without probes or ICS (so they
+                    cost training and evaluation only). {"seeds": [seed + 1, …], "twins": {arm: [one entry per
+                    seed, in that order: status, reason, diverged_at_step, collapsed_at_step, and train, eval,
+                    final as in `twins`]}}. Everything else in the record is the first seed's; seed_spread()
+                    gives one series' mean ± sd over all the seeds.
 
 Probe summaries are always taken on the fixed edges chosen at the first probe, so histograms of
 different steps and twins share one axis; values outside them are counted in under/over. The drift
@@ -121,8 +128,8 @@ ERROR_CODES = ("data_unavailable", "invalid_config", "exception", "worker_lost")
 MODES = ("train", "eval", "eval_batch_stats", "probe")  # how each kind of number was measured
 KINDS = ("linear", "bn", "act")
 # Where lists become numpy arrays when a record is read back: the series, not the metadata.
-_ARRAY_SECTIONS = ("twins", "gallery", "probe")
-_LIST_KEYS = {"percentile_ranks", "paper_ranks", "collapsed_layers", "events", "weight_decay_on"}
+_ARRAY_SECTIONS = ("twins", "gallery", "probe", "repeats")
+_LIST_KEYS = {"percentile_ranks", "paper_ranks", "collapsed_layers", "events", "weight_decay_on", "seeds"}
 
 
 class RecordError(ValueError):
@@ -164,7 +171,7 @@ def empty(run_id: int, status: str, config: dict) -> dict:
         "progress": {"step": 0, "total_steps": config.get("steps") or None, "steps_per_epoch": None, "fraction": 0.0,
                      "samples_per_second": 0.0, "eta_seconds": None, "train_seconds": 0.0, "queue_position": None},
         "cadence": None, "n_layers": len(config.get("hidden", ())), "probe": None, "gallery": None, "events": [],
-        "budget": None, "fallback": None, "engine_version": 0, "twins": {},
+        "budget": None, "fallback": None, "engine_version": 0, "twins": {}, "repeats": None,
     }
 
 
@@ -261,6 +268,49 @@ def final_numbers(train_recent: list, evals: dict) -> dict:
 
 
 # -- reading facts off a record (numbers; the reader phrases them) -----------------------------------------
+
+
+REPEAT_KEYS = ("status", "reason", "diverged_at_step", "collapsed_at_step", "train", "eval", "final")
+
+
+def repeats_block(seeds, parts: list[dict]) -> dict:
+    """The record's `repeats` from the other seeds' Experiment.record_parts(), in the order of `seeds`."""
+    arms = parts[0]["twins"] if parts else {}
+    return {"seeds": list(seeds),
+            "twins": {arm: [{k: p["twins"][arm][k] for k in REPEAT_KEYS} for p in parts] for arm in arms}}
+
+
+def seed_finals(record: dict, arm: str, key: str) -> list:
+    """One `final` number (e.g. "test_acc") of `arm` for every seed of the run, the first seed first."""
+    others = (record.get("repeats") or {}).get("twins", {}).get(arm) or []
+    return [twin["final"][key] for twin in (record["twins"][arm], *others)]
+
+
+def seed_spread(record: dict, arm: str, section: str, metric: str, transform=None) -> dict | None:
+    """One series (section "train" or "eval", metric "loss" or "acc") of `arm` over all the run's seeds, each
+    seed's values passed through `transform` (e.g. smoothing) first: {"step", "mean", "sd", "n", "seeds"} at
+    every step some seed recorded, n the seeds with a finite value there, sd the sample sd (NaN for n < 2).
+    None for a run of one seed."""
+    others = (record.get("repeats") or {}).get("twins", {}).get(arm)
+    first = record["twins"].get(arm)
+    if not others or first is None:
+        return None
+    per_seed = []
+    for twin in (first, *others):
+        values = np.asarray(twin[section][metric], dtype=np.float64)
+        values = transform(values) if transform is not None and len(values) else values
+        per_seed.append(dict(zip(np.asarray(twin[section]["step"]).tolist(), values.tolist())))
+    steps = np.array(sorted(set().union(*per_seed)), dtype=np.int64)
+    table = np.array([[seed.get(step, np.nan) for step in steps.tolist()] for seed in per_seed]).reshape(
+        len(per_seed), len(steps))
+    finite = np.isfinite(table)
+    n = finite.sum(axis=0)
+    kept = np.where(finite, table, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, kept.sum(axis=0) / n, np.nan)
+        squares = np.where(finite, (table - mean) ** 2, 0.0).sum(axis=0)
+        sd = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
+    return {"step": steps, "mean": mean, "sd": sd, "n": n, "seeds": len(per_seed)}
 
 
 def mean_samples_per_second(record: dict) -> float:
@@ -550,24 +600,32 @@ def write_json(path, record: dict) -> None:
 # -- CSV: one writer --------------------------------------------------------------------------------------
 
 
-CSV_COLUMNS = ("twin", "series", "mode", "step", "loss", "accuracy")
+CSV_COLUMNS = ("twin", "series", "mode", "step", "loss", "accuracy", "seed")
 
 
 def to_csv(record: dict) -> str:
-    """Long format, one row per (twin, series, step), readable by `pandas.read_csv(path)` as is. The
-    mode column says how each number was measured (a MODES code); the run's metadata is in the JSON."""
+    """Long format, one row per (twin, series, step) and seed, readable by `pandas.read_csv(path)` as is.
+    The mode column says how each number was measured (a MODES code); seed is the run's first seed for
+    every observed number and one of the other seeds for their curves (`repeats`); the run's metadata is in
+    the JSON."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    seed = record["config"].get("seed")
+    repeats = record.get("repeats") or {"seeds": [], "twins": {}}
     for name, twin in record["twins"].items():
-        train, held = twin["train"], twin["eval"]
-        for i, step in enumerate(train["step"]):
-            writer.writerow([name, "train_batch", "train", int(step), csv_cell(train["loss"][i]), csv_cell(train["acc"][i])])
-        for i, step in enumerate(held["step"]):
-            writer.writerow([name, "held_out", "eval", int(step), csv_cell(held["loss"][i]), csv_cell(held["acc"][i])])
-            if name in BATCH_STAT_ARMS:
-                writer.writerow([name, "held_out", "eval_batch_stats", int(step), "",
-                                 csv_cell(held["acc_batch_stats"][i])])
+        seeds = [(seed, twin), *zip(repeats["seeds"], repeats["twins"].get(name, []))]
+        for seed_number, seed_twin in seeds:
+            train, held = seed_twin["train"], seed_twin["eval"]
+            for i, step in enumerate(train["step"]):
+                writer.writerow([name, "train_batch", "train", int(step), csv_cell(train["loss"][i]),
+                                 csv_cell(train["acc"][i]), seed_number])
+            for i, step in enumerate(held["step"]):
+                writer.writerow([name, "held_out", "eval", int(step), csv_cell(held["loss"][i]),
+                                 csv_cell(held["acc"][i]), seed_number])
+                if name in BATCH_STAT_ARMS:
+                    writer.writerow([name, "held_out", "eval_batch_stats", int(step), "",
+                                     csv_cell(held["acc_batch_stats"][i]), seed_number])
     return out.getvalue()
 
 

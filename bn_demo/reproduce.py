@@ -3,6 +3,9 @@
     python -m bn_demo reproduce fig1        # Ioffe & Szegedy 2015, Fig. 1 (a, b, c)
     python -m bn_demo reproduce santurkar   # Santurkar et al. 2018: ICS per layer, landscape along g
 
+Each figure is trained on DEFAULT_SEEDS seeds (--seeds): its drawing and detailed tables are the first
+seed's, and a table of the headline numbers gives their mean ± sample sd over every seed.
+
 Training is the Experiment the app runs. Everything measured here is a pure function of the models
 and batches it is handed (MLP.run with parameter overrides, torch.autograd.grad on copies), so a
 measurement never moves the weights, their .grad, the optimizer state, the BN running statistics or
@@ -26,6 +29,7 @@ from . import record as rec
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
+from .seeds import stat
 from .ui.figures import TWIN_COLORS
 from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
@@ -41,7 +45,8 @@ LANDSCAPE_GROUPS = 8  # mini-batches (each with its own BN statistics) averaged 
 LANDSCAPE_SEED_OFFSET = 104_729  # own generator, like the probe batch: costs the batch stream nothing
 TWIN_TITLES = {"bn": "with BN", "plain": "without BN"}
 COLORS = {name: TWIN_COLORS[name] for name in ("bn", "plain")}  # each arm's colour, the same as on the page
-FIGURES = ("fig1", "santurkar", "all")  # all: one training run, both figures
+FIGURES = ("fig1", "santurkar", "all")  # all: one training run per seed, both figures
+DEFAULT_SEEDS = 3  # from the preset's seed: one seed cannot tell a finding from luck
 
 
 def paper_config(steps: int = PAPER_STEPS, dataset: str = "mnist", **overrides) -> RunConfig:
@@ -382,24 +387,27 @@ def _num(v, digits: int = 3) -> str:
     return "—" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
 
 
-def run_header(result: dict) -> list[str]:
+def run_header(result: dict, seeds) -> list[str]:
     c, d = result["record"]["config"], result["record"]["dataset"]
+    many = f"; seeds {_seed_list(seeds)}: the tables below give seed {c['seed']}, the last one mean ± sd over all"
     lines = [
         f"- data: train = {split_label(d, 'train', 'en')}, held-out = {split_label(d, 'test', 'en')}",
         *([f"- note: {partial_note(d, 'en')}"] if d.get("partial") else []),
         f"- setup: {'-'.join(map(str, [int(np.prod(d['image_shape'])), *c['hidden'], len(d['classes'])]))} "
         f"{c['activation']}, BN {c['bn_placement']} every hidden nonlinearity; init {c['init']}"
         + (f" σ={c['init_std']}" if c["init"] == "gaussian" else "")
-        + f"; {c['optimizer']} lr {c['lr']}; batch {c['batch_size']}; {c['steps']:,} steps; seed {c['seed']}",
-        f"- trained in {result['seconds']:.0f} s on the CPU ({torch.get_num_threads()} thread(s))",
+        + f"; {c['optimizer']} lr {c['lr']}; batch {c['batch_size']}; {c['steps']:,} steps"
+        + (many if len(seeds) > 1 else f"; seed {c['seed']}"),
+        f"- trained in {' / '.join(f'{t:.0f}' for t in result.get('seconds_per_seed', [result['seconds']]))} s"
+        + (" (seed by seed)" if len(seeds) > 1 else "") + f" on the CPU ({torch.get_num_threads()} thread(s))",
     ]
     return lines
 
 
-def fig1_table(result: dict, measures: dict) -> str:
+def fig1_table(result: dict, measures: dict, seeds=()) -> str:
     twins = measures["twins"]
     names = [n for n in ("bn", "plain") if n in twins]
-    lines = ["# Ioffe & Szegedy 2015, Fig. 1 — reproduced", "", *run_header(result), ""]
+    lines = ["# Ioffe & Szegedy 2015, Fig. 1 — reproduced", "", *run_header(result, seeds or [measures_seed(result)]), ""]
     lines += ["| held-out accuracy (eval mode) | " + " | ".join(TWIN_TITLES[n] for n in names) + " |",
               "|---|" + "---:|" * len(names)]
     steps = sorted({s for n in names for s in twins[n]["accuracy_at"]})
@@ -437,10 +445,11 @@ def fig1_table(result: dict, measures: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def santurkar_table(result: dict, measures: dict) -> str:
+def santurkar_table(result: dict, measures: dict, seeds=()) -> str:
     twins = measures["twins"]
     names = [n for n in ("bn", "plain") if n in twins]
-    lines = ["# Santurkar et al. 2018 — ICS and landscape, measured", "", *run_header(result), ""]
+    lines = ["# Santurkar et al. 2018 — ICS and landscape, measured", "", *run_header(result, seeds or [measures_seed(result)]),
+             ""]
     ics_steps = next(iter(twins.values()))["ics"]["step"]
     lines += [f"Internal covariate shift (Def. 2.1), median over {len(ics_steps)} measurements"
               + (f" (steps {ics_steps[0]:,}–{ics_steps[-1]:,})" if len(ics_steps) else "")
@@ -508,6 +517,99 @@ def _finite(v) -> float:
     return math.nan if v is None else v
 
 
+# -- over seeds ------------------------------------------------------------------------------------------
+
+
+def measures_seed(result: dict) -> int:
+    return result["record"]["config"]["seed"]
+
+
+def _seed_list(seeds) -> str:
+    seeds = list(seeds)
+    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    return f"{seeds[0]}–{seeds[-1]}" if consecutive else ", ".join(map(str, seeds))
+
+
+def fig1_over_seeds(per_seed: list[dict]) -> dict:
+    """Fig. 1's headline numbers over seeds, each {"mean", "sd", "n"} (seeds.stat): held-out accuracy at
+    the accuracy steps and at the end, and the layer's drift from step 0 (pooled: net median shift, spread
+    ratio, W1; per unit: the median over units of the shift's size and of the spread ratio) at its last probe."""
+    out = {}
+    for name in per_seed[0]["twins"]:
+        twins = [m["twins"][name] for m in per_seed]
+        steps = sorted({s for t in twins for s in t["accuracy_at"]})
+        ends = [t["layer_drift"][-1] for t in twins if t["layer_drift"]]
+        out[name] = {
+            "accuracy_at": {s: stat([t["accuracy_at"].get(s) for t in twins]) for s in steps},
+            "final_accuracy": stat([t["final_accuracy"] for t in twins]),
+            "end_step": max((d["step"] for d in ends), default=None),
+            "layer_drift_end": {k: stat([d[k] for d in ends]) for k in (*rec.DRIFT_METRICS, "outside")},
+            "median_over_units": {k: stat([t["median_over_units"][k] for t in twins])
+                                  for k in ("abs_median_shift", "spread_ratio")},
+        }
+    return out
+
+
+def santurkar_over_seeds(per_seed: list[dict]) -> dict:
+    """Santurkar's headline numbers over seeds: the ICS medians with BN and without and their ratio, absolute
+    and relative, overall and per phase (record.ics_comparison), and the final held-out accuracy."""
+    comparisons = [m["comparison"] for m in per_seed if m.get("comparison")]
+    rows = {"all": [{"abs": {k: c[k] for k in ("bn", "plain", "ratio")}, "rel": c["rel"]} for c in comparisons]}
+    rows.update({p: [c["phases"][p] for c in comparisons] for p in rec.PHASES})
+    return {
+        "ics": {phase: {key: {k: stat([e[key][k] for e in entries]) for k in ("bn", "plain", "ratio")}
+                        for key in ("abs", "rel")} for phase, entries in rows.items()},
+        "final_accuracy": {name: stat([m["twins"][name]["final_accuracy"] for m in per_seed])
+                           for name in per_seed[0]["twins"]},
+    }
+
+
+def _mean_sd(s: dict, pct: bool = False) -> str:
+    """seeds.stat's numbers as "mean ± sd" ("—" without a finite value; sd left out for one)."""
+    if s["mean"] is None:
+        return "—"
+    scale, unit, digits = (100, " %", 2) if pct else (1, "", 3)
+    mean = f"{scale * s['mean']:.2f}" if pct else _num(s["mean"], digits)
+    if s["sd"] is None:
+        return mean + unit
+    sd = f"{scale * s['sd']:.2f}" if pct else _num(s["sd"], 2)
+    return f"{mean} ± {sd}{unit}"
+
+
+def fig1_seeds_table(summary: dict, seeds) -> list[str]:
+    names = [n for n in ("bn", "plain") if n in summary]
+    lines = [f"## Over seeds {_seed_list(seeds)}: mean ± sd (sample sd, n = {len(seeds)})", "",
+             "| | " + " | ".join(TWIN_TITLES[n] for n in names) + " |", "|---|" + "---:|" * len(names)]
+    first = summary[names[0]]
+    for s in first["accuracy_at"]:
+        lines.append(f"| held-out accuracy, step {s:,} | "
+                     + " | ".join(_mean_sd(summary[n]["accuracy_at"].get(s, {"mean": None}), pct=True) for n in names) + " |")
+    lines.append("| held-out accuracy, final | " + " | ".join(_mean_sd(summary[n]["final_accuracy"], pct=True)
+                                                          for n in names) + " |")
+    if first["end_step"] is not None:
+        for key, label in (("median_shift", "net median shift"), ("spread_ratio", "spread ratio"),
+                           ("w1", "W1 to step 0")):
+            lines.append(f"| layer pooled, step {first['end_step']:,}: {label} | "
+                         + " | ".join(_mean_sd(summary[n]["layer_drift_end"][key]) for n in names) + " |")
+    for key, label in (("abs_median_shift", "size of the net median shift"), ("spread_ratio", "spread ratio")):
+        lines.append(f"| per unit, median over units: {label} | "
+                     + " | ".join(_mean_sd(summary[n]["median_over_units"][key]) for n in names) + " |")
+    return lines
+
+
+def santurkar_seeds_table(summary: dict, seeds) -> list[str]:
+    lines = [f"## Over seeds {_seed_list(seeds)}: mean ± sd (sample sd, n = {len(seeds)})", "",
+             "ICS medians over every layer and measurement, per seed; ratio = with BN / without BN, per seed:", "",
+             "| phase | ‖G−G′‖ with BN | without BN | ratio | relative with BN | without BN | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for phase, entry in summary["ics"].items():
+        cells = [_mean_sd(entry[key][k]) for key in ("abs", "rel") for k in ("bn", "plain", "ratio")]
+        lines.append(f"| {phase} | " + " | ".join(cells) + " |")
+    lines += ["", "| twin | final held-out accuracy |", "|---|---:|"]
+    lines += [f"| {TWIN_TITLES[n]} | {_mean_sd(s, pct=True)} |" for n, s in summary["final_accuracy"].items()]
+    return lines
+
+
 # -- command line ---------------------------------------------------------------------------------------
 
 
@@ -518,7 +620,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist", help="mnist (paper), fashion-mnist or digits (offline)")
     parser.add_argument("--data-dir", help="where datasets are read (else $BN_DEMO_DATA_DIR, else ./data)")
     parser.add_argument("--no-download", action="store_true", help="never try to download the dataset")
-    parser.add_argument("--seed", type=int, help="seed (default: the preset's)")
+    parser.add_argument("--seeds", type=_seeds_type,
+                        help=f"seeds, e.g. 1-3 or 7 (default: {DEFAULT_SEEDS} seeds from the preset's)")
     parser.add_argument("--out", default="assets", help="folder for the HTML, PNG, JSON and Markdown table")
     parser.add_argument("--no-png", action="store_true", help="skip the PNG (it needs kaleido + Chromium)")
     parser.add_argument("--threads", type=int, default=1,
@@ -526,37 +629,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true")
 
 
+def _seeds_type(text: str) -> tuple[int, ...]:
+    from .sweep import SweepError, parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except SweepError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seeds such as 1, 1-3 or 1,3,5 ({exc.code})") from None
+
+
 def run_cli(args) -> int:
     torch.set_num_threads(max(1, args.threads))
-    overrides = {"seed": args.seed} if args.seed is not None else {}
-    config = paper_config(steps=args.steps, dataset=args.dataset, **overrides)
+    config = paper_config(steps=args.steps, dataset=args.dataset)
+    seeds = args.seeds or tuple(range(config.seed, config.seed + DEFAULT_SEEDS))
     dataset = load_dataset(config.dataset, args.data_dir, download=not args.no_download)
-    return reproduce(args.figure, config, dataset, Path(args.out), png=not args.no_png, quiet=args.quiet)
+    return reproduce(args.figure, config, dataset, Path(args.out), seeds=seeds, png=not args.no_png, quiet=args.quiet)
 
 
-def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *, png: bool = True,
+def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *, seeds=None, png: bool = True,
               quiet: bool = False) -> int:
-    """Train once, measure, and write <out>/<name>.{html,png,json,md} for each figure; print the tables."""
-    def progress(step, total, seconds):
-        print(f"  step {step:,}/{total:,}  {seconds:.0f}s", file=sys.stderr, flush=True)
+    """Train once per seed (default: config.seed alone), measure, and write <out>/<name>.{html,png,json,md}
+    for each figure; print the tables. The figure and the detailed tables are the first seed's."""
+    def progress(seed):
+        return lambda step, total, seconds: print(f"  seed {seed}: step {step:,}/{total:,}  {seconds:.0f}s",
+                                                  file=sys.stderr, flush=True)
 
+    seeds = tuple(seeds or (config.seed,))
     names = ("fig1", "santurkar") if figure == "all" else (figure,)
     santurkar = "santurkar" in names
-    result = run_twins(config, dataset, landscape_at=landscape_steps(config.steps) if santurkar else (),
-                       ics_points=100 if santurkar else 50, progress=None if quiet else progress)
-    subtitle = f"{dataset_name(dataset.name, 'en')}, {config.steps:,} steps"
+    results = [run_twins(config.replace(seed=seed), dataset,
+                         landscape_at=landscape_steps(config.steps) if santurkar else (),
+                         ics_points=100 if santurkar else 50, progress=None if quiet else progress(seed))
+               for seed in seeds]
+    result = {**results[0], "seconds_per_seed": [r["seconds"] for r in results]}
+    subtitle = f"{dataset_name(dataset.name, 'en')}, {config.steps:,} steps, seed {seeds[0]}"
     for name in names:
         if name == "fig1":
-            measures = fig1_measures(result)
-            table = fig1_table(result, measures)
+            per_seed = [fig1_measures(r) for r in results]
+            measures, summary = per_seed[0], fig1_over_seeds(per_seed)
+            table = fig1_table(result, measures, seeds) + "\n" + "\n".join(fig1_seeds_table(summary, seeds)) + "\n"
             fig = fig1_figure(measures, f"Ioffe & Szegedy 2015, Fig. 1 — {subtitle} (BatchNorm Lab twins)")
         else:
-            measures = santurkar_measures(result)
-            table = santurkar_table(result, measures)
+            per_seed = [santurkar_measures(r) for r in results]
+            measures, summary = per_seed[0], santurkar_over_seeds(per_seed)
+            table = santurkar_table(result, measures, seeds) + "\n" + "\n".join(santurkar_seeds_table(summary, seeds)) + "\n"
             fig = santurkar_figure(measures, f"Santurkar et al. 2018: ICS and landscape — {subtitle}")
         out_dir.mkdir(parents=True, exist_ok=True)
         document = {key: result["record"][key] for key in ("format", "version", "config", "dataset", "versions")}
-        document.update(seconds=result["seconds"], measures=measures)
+        document.update(seconds=[r["seconds"] for r in results], seeds=list(seeds), measures=measures,
+                        over_seeds=summary)
         (out_dir / f"{name}.json").write_text(rec.dumps(document, indent=1))
         (out_dir / f"{name}.md").write_text(table)
         written = write_figure(fig, out_dir, name, png=png)

@@ -177,7 +177,9 @@ class Runner:
         self.budget = budget
         self.pause_grace = pause_grace  # seconds a paused run keeps its slot (None: for ever)
         self.fallback = fallback  # the data_unavailable error that put this run on the offline dataset
-        self.experiment: Experiment | None = None
+        self.experiment: Experiment | None = None  # the run's first seed: every view observes it
+        # config.repeats − 1 more seeds, trained in lockstep with it (probes off): only their curves are read
+        self.companions: list[Experiment] = []
         self.device = None
         self.status = "queued"
         self.error: dict | None = None  # the record's `error` of a failed run (a traceback goes to the log)
@@ -307,13 +309,14 @@ class Runner:
 
         exp, config = self.experiment, self.config
         if exp is not None:
-            step, steps = exp.step, exp.total_steps
-            parameters = sum(twin.parameters for twin in exp.twins.values())
+            step, steps = self._lead().step, exp.total_steps
+            parameters = self._parameters()
         else:
             from .config import training_split_size
 
             step, steps = 0, config.total_steps(training_split_size(config.dataset, self.data_dir) or 0)
-            parameters = config.parameter_count(math.prod(data.IMAGE_SHAPES[config.dataset]), data.N_CLASSES)
+            parameters = config.repeats * config.parameter_count(math.prod(data.IMAGE_SHAPES[config.dataset]),
+                                                                 data.N_CLASSES)
         limit = self.budget.max_steps(config.batch_size, parameters) if self.budget is not None else None
         if limit is not None:
             steps = min(steps, limit)
@@ -349,9 +352,10 @@ class Runner:
             self.versions = rec.library_versions()
             self.experiment = Experiment(self.config, self.dataset, self.device, probes_on=self.probes_on,
                                          should_stop=self._should_stop)
+            self.companions = [Experiment(self.config.replace(seed=seed), self.dataset, self.device, probes_on=False,
+                                          should_stop=self._should_stop) for seed in self.config.seeds[1:]]
             if self.budget is not None:
-                parameters = sum(twin.parameters for twin in self.experiment.twins.values())
-                self.step_limit = self.budget.max_steps(self.config.batch_size, parameters)
+                self.step_limit = self.budget.max_steps(self.config.batch_size, self._parameters())
             self._train()
         except StopRequested:
             self._stopped()
@@ -410,12 +414,23 @@ class Runner:
         if self._should_stop():
             raise StopRequested
 
+    def _experiments(self) -> list[Experiment]:
+        return [self.experiment, *self.companions] if self.experiment is not None else []
+
+    def _lead(self) -> Experiment:
+        """The seed furthest along: the run's clock (the first seed's steps stop where its twins all diverged)."""
+        return max(self._experiments(), key=lambda e: e.step)
+
+    def _parameters(self) -> int:
+        return sum(twin.parameters for e in self._experiments() for twin in e.twins.values())
+
     def _train(self) -> None:
-        exp = self.experiment
-        exp.begin()
+        for seed_run in self._experiments():
+            seed_run.begin()
         pace_interval = 1.0 / self.config.pace if self.config.pace else 0.0
         self._window = (time.perf_counter(), 0)
-        while not exp.done:
+        while not all(seed_run.done for seed_run in self._experiments()):
+            exp = self._lead()
             self._check_stop()
             if not self._running.is_set():
                 self._wait_while_paused()
@@ -427,7 +442,9 @@ class Runner:
                 raise StopRequested
             self._apply_controls(exp)
             t0 = time.perf_counter()
-            exp.train_step()
+            for seed_run in self._experiments():
+                if not seed_run.done:
+                    seed_run.train_step()
             self._pause_if_due(exp)
             if pace_interval:
                 self._stop.wait(max(0.0, pace_interval - (time.perf_counter() - t0)))
@@ -440,7 +457,7 @@ class Runner:
                 self._samples_per_second = rate if not previous else previous + weight * (rate - previous)
                 start, samples = now, 0
             self._window = (start, samples)
-        statuses = [t.status for t in exp.twins.values()]
+        statuses = [t.status for seed_run in self._experiments() for t in seed_run.twins.values()]
         self._end("diverged" if all(s == "diverged" for s in statuses) else "finished")
 
     def _apply_controls(self, exp: Experiment) -> None:
@@ -452,7 +469,8 @@ class Runner:
             if self.pause_at is not None and self.pause_at <= exp.step:
                 self.pause_at = None  # asked for a step already trained: it can never be reached
         if lr is not None:
-            exp.set_lr(lr)
+            for seed_run in self._experiments():
+                seed_run.set_lr(lr)
 
     def _pause_if_due(self, exp: Experiment) -> None:
         """Right after a step: pause where a step() call or the pause-at step ends (not at the last step:
@@ -463,7 +481,7 @@ class Runner:
             if exp.step == self.pause_at:
                 self.pause_at = None
             self._step_until = None  # reaching the pause-at step ends a step() call too
-            if self.status == "running" and not exp.done:
+            if self.status == "running" and not all(seed_run.done for seed_run in self._experiments()):
                 self._running.clear()
                 self.status = "paused"
 
@@ -493,11 +511,11 @@ class Runner:
 
     def _stopped(self) -> None:
         """The worker's end after a stop (stop() already set the run's status): the twins say "stopped"."""
-        if self.experiment is not None:
-            self.experiment.stop()
+        for seed_run in self._experiments():
+            seed_run.stop()
 
     def _drop(self) -> None:
-        self.experiment = None
+        self.experiment, self.companions = None, []
         self.dataset = None
 
     def _end(self, status: str, error: dict | None = None) -> None:
@@ -510,7 +528,8 @@ class Runner:
     def progress(self) -> dict:
         exp = self.experiment
         # Before the networks exist: step 0 of the steps asked for (a length in epochs needs the data's size).
-        where = exp.progress() if exp else {"step": 0, "total_steps": self.config.steps or None, "fraction": 0.0}
+        where = self._lead().progress() if exp else {"step": 0, "total_steps": self.config.steps or None,
+                                                     "fraction": 0.0}
         step, total = where["step"], where["total_steps"]
         rate = self._samples_per_second
         if not rate and self.status == "running":  # no full window yet: report the partial one
@@ -547,9 +566,16 @@ class Runner:
         if exp is not None:  # where the run stands comes with the engine's snapshot, consistent with its series
             for key in exp.progress():
                 progress.pop(key)
+        parts = exp.record_parts() if exp is not None else None
+        companions = list(self.companions) if parts is not None else []
+        if companions:  # the other seeds' curves; the run's clock and version count every seed
+            others = [seed_run.record_parts() for seed_run in companions]
+            parts["repeats"] = rec.repeats_block(self.config.seeds[1:], others)
+            parts["engine_version"] += sum(other["engine_version"] for other in others)
+            parts["progress"] = max([parts, *others], key=lambda p: p["progress"]["step"])["progress"]
         record = rec.assemble(
             run_id=self.run_id, status=status, config=self.config.to_dict(),
-            parts=exp.record_parts() if exp is not None else None, stop_reason=stop_reason, error=error,
+            parts=parts, stop_reason=stop_reason, error=error,
             device=str(self.device) if self.device is not None else None, versions=self.versions,
             dataset=exp.dataset.describe() if exp is not None and exp.dataset is not None else None,
             progress=progress,

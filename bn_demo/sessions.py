@@ -7,6 +7,12 @@ optimizers, history, slot) when the session starts another run, resets, or is re
 Streamlit's session-scoped resource release or, independently of it, by the reaper when a page with
 a live run has not checked in for `idle_timeout` seconds. The tokens of runs ended that way are
 remembered for a while, so a page that comes back as a new session can say what became of its run.
+
+Runs start through the backend $BN_DEMO_BACKEND names (bn_demo/backends): thread, the default, trains
+in this process under the SlotPool; ray connects to Ray once per process, from a thread of its own
+started with the registry (not from a page's script thread), and its runs are Ray actors whose slots
+are the cluster's CPUs. A Ray that cannot be had leaves the registry on the thread backend, with the
+reason as a code (`backend_error`) for the page to phrase.
 No Streamlit import here.
 """
 
@@ -18,8 +24,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .backends import DEFAULT_BACKEND, BackendUnavailable, RunHandle, backend_name, get_backend
 from .config import RunConfig
-from .runner import ACTIVE, Budget, Runner, SlotPool
+from .runner import ACTIVE, Budget, SlotPool
 
 MAX_RUNS_ENV = "BN_DEMO_MAX_RUNS"
 IDLE_TIMEOUT_ENV = "BN_DEMO_IDLE_TIMEOUT"
@@ -37,6 +44,9 @@ DEFAULT_MAX_SECONDS = 1800.0  # training time per run
 # 10⁶ steps) is 6.8e15. 1e13 lets every preset run whole and stops the largest after ~1,500 steps.
 DEFAULT_MAX_WORK = 1e13
 REAP_INTERVAL = 5.0
+# How long a Start waits for the Ray connection begun with the registry: a local Ray takes ~4 s to start
+# on a 2-core machine, and a cluster that does not answer is given up after its connect time-out.
+CONNECT_WAIT = 120.0
 REMEMBERED_ENDINGS = 500  # tokens of runs ended because their page went away
 
 
@@ -69,14 +79,14 @@ class _Seat:
     """A session's place in the registry."""
 
     owner: object = None  # the page's object for the session (state.SessionRuns), for server-wide clean-up
-    runner: Runner | None = None  # the session's current run, live or ended
+    runner: RunHandle | None = None  # the session's current run, live or ended
     last_seen: float = field(default_factory=time.monotonic)
 
 
 class SessionRegistry:
     def __init__(self, slots: int | None = None, idle_timeout: float | None = None,
                  reap_interval: float = REAP_INTERVAL, budget: Budget | None = None,
-                 pause_grace: float | None = None):
+                 pause_grace: float | None = None, backend: str | None = None):
         self.pool = SlotPool(slots or default_slot_count())
         self.idle_timeout = idle_timeout or float(os.environ.get(IDLE_TIMEOUT_ENV) or DEFAULT_IDLE_TIMEOUT)
         self.reap_interval = reap_interval
@@ -86,27 +96,62 @@ class SessionRegistry:
         self._seats: dict[str, _Seat] = {}
         self._ended: collections.OrderedDict[str, str] = collections.OrderedDict()  # token -> stop reason
         self._reaper: threading.Thread | None = None
+        self.backend = get_backend(DEFAULT_BACKEND, slots=self.pool, budget=self.budget, pause_grace=self.pause_grace)
+        self.backend_error: dict | None = None  # why the backend asked for could not be had (its code, facts)
+        self._connecting: threading.Thread | None = None
+        try:
+            wanted = backend_name(backend)
+        except BackendUnavailable as exc:
+            wanted, self.backend_error = DEFAULT_BACKEND, exc.as_error()
+        if wanted != DEFAULT_BACKEND:
+            self._connecting = threading.Thread(target=self._connect, args=(wanted,), name="bn-demo-backend",
+                                                daemon=True)
+            self._connecting.start()
 
-    def start_run(self, session_id: str, config: RunConfig, *, owner=None, **runner_kwargs) -> Runner:
-        """Start the session's run, in place of its previous one (which is stopped and let go of): a
-        session holds at most one run, and so at most one place in the queue."""
-        runner = Runner(config, slots=self.pool, budget=self.budget, pause_grace=self.pause_grace,
-                        **runner_kwargs)
+    def _connect(self, name: str) -> None:
+        try:
+            self.backend = get_backend(name, budget=self.budget, pause_grace=self.pause_grace)
+        except BackendUnavailable as exc:
+            self.backend_error = {**exc.as_error(), "backend": name}
+
+    def ready_backend(self, timeout: float = CONNECT_WAIT):
+        """The backend runs start on, once its connection (if any) has been made or given up."""
+        if self._connecting is not None:
+            self._connecting.join(timeout)
+        return self.backend
+
+    @property
+    def connecting(self) -> bool:
+        return self._connecting is not None and self._connecting.is_alive()
+
+    def start_run(self, session_id: str, config: RunConfig, *, owner=None, **runner_kwargs) -> RunHandle:
+        """Start the session's run, in place of its previous one (which is stopped and let go of first,
+        so the new run does not queue behind it): a session holds at most one run, and so at most one
+        place in the queue."""
+        backend = self.ready_backend()
         with self._lock:
             seat = self._seats.setdefault(session_id, _Seat())
-            previous, seat.runner, seat.last_seen = seat.runner, runner, time.monotonic()
+            previous, seat.runner = seat.runner, None
             seat.owner = owner if owner is not None else seat.owner
         if previous is not None:
             previous.discard("user")
+        runner = backend.start(config, **runner_kwargs)
+        with self._lock:
+            if self._seats.get(session_id) is seat:
+                seat.runner, seat.last_seen = runner, time.monotonic()
+            else:  # the session was released meanwhile: the run has nobody to show it to
+                seat = None
+        if seat is None:
+            runner.discard("released")
         self._ensure_reaper()
-        return runner.start()
+        return runner
 
-    def run_of(self, session_id: str) -> Runner | None:
+    def run_of(self, session_id: str) -> RunHandle | None:
         with self._lock:
             seat = self._seats.get(session_id)
             return seat.runner if seat else None
 
-    def runs(self) -> list[Runner]:
+    def runs(self) -> list[RunHandle]:
         """Every session's current run, oldest first."""
         with self._lock:
             runners = [s.runner for s in self._seats.values() if s.runner is not None]
@@ -122,7 +167,7 @@ class SessionRegistry:
             if session_id in self._seats:
                 self._seats[session_id].last_seen = time.monotonic()
 
-    def forget(self, session_id: str, runner: Runner) -> None:
+    def forget(self, session_id: str, runner: RunHandle) -> None:
         """Stop the session's run and let go of it (Reset); the session keeps its seat."""
         with self._lock:
             seat = self._seats.get(session_id)

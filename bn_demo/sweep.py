@@ -2,8 +2,9 @@
 
     python -m bn_demo sweep --dataset digits --lrs 0.0001:10:6 --target 0.9 --out sweep.json --csv sweep.csv
 
-Each (learning rate, seed) is one ordinary run of the engine (runner.Runner, one torch thread, in this
-process) training every arm in lockstep; the sweep keeps numbers read off its run record
+Each (learning rate, seed) is one ordinary run of `train` on the chosen backend (bn_demo/backends: by
+default a runner.Runner with one torch thread in this process, with --backend ray an actor) training
+every arm in lockstep; the sweep keeps numbers read off its run record
 (bn_demo/record.py) and drops the record. From them it computes two separate things:
 
 - tolerance: per arm, the highest rate of the grid at which every seed reaches the target held-out
@@ -12,7 +13,7 @@ process) training every arm in lockstep; the sweep keeps numbers read off its ru
   the final accuracy of each arm against the reference arm, plain ("BN is better at the same rate").
 
 Numbers and codes only: readers phrase them (the CLI's words are in bn_demo/ui/strings.py). Nothing here
-imports torch when the module loads; `run_sweep` imports the runner.
+imports torch when the module loads.
 
 Accuracy is the run record's `eval` series: eval mode (BN running statistics) on the whole held-out
 split, measured every `cadence.eval_every` steps and at every epoch end, so a step to the target is the
@@ -293,25 +294,23 @@ def _sd(values):
 # -- running it -------------------------------------------------------------------------------------------
 
 
-def run_sweep(config, lrs, seeds, *, target: float, data_dir=None, probes_on: bool = True, on_run=None,
+def run_sweep(backend, config, lrs, seeds, *, target: float, data_dir=None, probes_on: bool = True, on_run=None,
               on_progress=None, poll_seconds: float = 0.25) -> dict:
-    """Train one run per (lr, seed), lr outer, one after another in this process (each its own Runner
-    thread with runner.limit_torch_threads' one torch thread); return the sweep document.
+    """Train one run per (lr, seed), lr outer, one after another, each through `backend.start` as `train`
+    does (thread: a Runner in this process with one torch thread; ray: an actor); return the sweep document.
 
     The dataset is loaded by the first run and handed to the rest. A failed run ends the sweep (the
     document's `failure` holds its entry, with the record's error); Ctrl-C stops the run in progress and
     ends the sweep with complete = false. While a run trains, `on_progress(index, total, lr, seed,
     runner)` is called every `poll_seconds`; as it ends, `on_run(index, total, entry)`."""
-    from .runner import Runner
-
     arms = config.twins
     plan = [(lr, seed) for lr in lrs for seed in seeds]
     runs, dataset, first, complete, failure = [], None, None, True, None
     started = time.perf_counter()
     for index, (lr, seed) in enumerate(plan):
         t0 = time.perf_counter()
-        runner = Runner(config.replace(lr=lr, seed=seed), data_dir=data_dir, dataset=dataset,
-                        probes_on=probes_on).start()
+        extra = {"dataset": dataset} if dataset is not None else {}
+        runner = backend.start(config.replace(lr=lr, seed=seed), data_dir=data_dir, probes_on=probes_on, **extra)
         try:
             while not runner.join(poll_seconds):
                 if on_progress:
@@ -320,7 +319,7 @@ def run_sweep(config, lrs, seeds, *, target: float, data_dir=None, probes_on: bo
             runner.stop()
             runner.join()
         record = runner.record()
-        dataset = dataset if dataset is not None else runner.dataset
+        dataset = dataset if dataset is not None else getattr(runner, "dataset", None)  # a Ray run keeps its own
         runner.discard()
         entry = run_entry(record, lr, seed, target, time.perf_counter() - t0)
         if on_run:

@@ -303,3 +303,21 @@ def test_the_learning_rate_changes_mid_run_from_the_pages_live_controls():
     assert marked  # the change is drawn on the time axis
     at.button(key="btn_stop").click().run()
     assert runner.join(timeout=10)
+
+
+def test_seeds_side_by_side_show_mean_and_sd_on_the_page():
+    """A link with repeats=2: one run trains seeds 1 and 2; the metrics read "mean ± sd", the caption names
+    the seeds, and the loss chart draws a band around each mean."""
+    at = app(dataset="digits", steps="40", depth="1", width="8", repeats="2")
+    assert at.slider(key="w_repeats").value == 2
+    at.button(key="btn_start").click().run()
+    runner = state.latest_runner()
+    assert runner.join(timeout=60) and runner.status == "finished"
+    assert runner.record()["repeats"]["seeds"] == [2]
+    at.session_state["chart_tab"] = t("tab_curves")
+    at.run()
+    assert any("±" in metric.value for metric in at.metric)
+    assert any(t("metrics_caption_seeds", first=1, last=2) in caption.value for caption in at.caption)
+    traces = chart_spec(at, "chart_loss")["data"]
+    assert sum(trace.get("fill") == "toself" for trace in traces) == 4
+    assert not at.exception

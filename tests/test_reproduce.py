@@ -9,6 +9,7 @@ few hundred steps, and a stalled net's band proves nothing. Here both twins lear
 import copy
 import json
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -218,6 +219,28 @@ def test_reproduce_fig1_writes_its_files(tmp_path, capsys):
     assert "held-out accuracy" in printed and "digits (offline) training part (1,438" in printed
     assert "| W1 to step 0 |" in printed and "travel" not in printed
     assert [d["step"] for d in doc["measures"]["twins"]["plain"]["layer_drift"]] == [20]
+
+
+def test_reproduce_gives_mean_and_sd_over_its_seeds(tmp_path, capsys):
+    """Three seeds by default; the over-seeds numbers are the mean and sample sd of each seed's own."""
+    out = tmp_path / "seeds"
+    assert cli_main(["reproduce", "fig1", "--steps", "20", "--dataset", "digits", "--out", str(out),
+                     "--no-png", "--quiet"]) == 0
+    doc = json.loads((out / "fig1.json").read_text())
+    assert doc["seeds"] == [1, 2, 3] and doc["measures"]["twins"]["bn"]["from_step"] == 0
+    alone = []
+    for seed in (1, 2, 3):
+        assert cli_main(["reproduce", "fig1", "--steps", "20", "--dataset", "digits", "--seeds", str(seed),
+                         "--out", str(tmp_path / str(seed)), "--no-png", "--quiet"]) == 0
+        alone.append(json.loads((tmp_path / str(seed) / "fig1.json").read_text())["measures"]["twins"])
+    for twin in ("bn", "plain"):
+        summary = doc["over_seeds"][twin]
+        finals = [a[twin]["final_accuracy"] for a in alone]
+        assert summary["final_accuracy"]["mean"] == pytest.approx(statistics.mean(finals), abs=1e-12)
+        assert summary["final_accuracy"]["sd"] == pytest.approx(statistics.stdev(finals), abs=1e-12)
+        w1 = [a[twin]["layer_drift"][-1]["w1"] for a in alone]
+        assert summary["layer_drift_end"]["w1"]["mean"] == pytest.approx(statistics.mean(w1), abs=1e-12)
+    assert "## Over seeds 1–3: mean ± sd" in capsys.readouterr().out
 
 
 def test_reproduce_all_writes_both_figures(tmp_path):

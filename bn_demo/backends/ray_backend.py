@@ -1,15 +1,22 @@
 """The Ray backend: each run is a Ray actor that holds a Runner in its own worker process.
 
 Commands are actor methods; reads return the run record (plain data: numbers, numpy arrays, codes),
-so no live tensor leaves the worker. Training slots are Ray resources: every run asks for one CPU
-(and a GPU fraction when it trains on CUDA), so Ray queues a run that does not fit and places it
-when a run ends, on any machine of the cluster. A run waiting for placement reads "queued", with its
-place among this backend's waiting runs.
+so no live tensor leaves the worker. A run's training slot is a Ray placement group of one bundle,
+{"CPU": 1}: Ray queues the group until a CPU is free anywhere in the cluster, and the run's actor is
+then created on that group's machine (num_cpus=0 itself, plus a GPU fraction when it trains on CUDA).
+A run waiting for its group reads "queued", with its place among this backend's waiting runs.
 
-When a run ends (finished, diverged, failed, stopped) its final record is kept here and its actor is
-killed, which gives the slot back. When the worker process dies (killed, os._exit, a crash in native
-code) the run reads "failed" with error {"code": "worker_lost", "type": <Ray's exception class>}; Ray
-frees its slot and the other runs go on.
+Why a group and not `num_cpus=1` on the actor: Ray never shrinks a live actor's resources (an actor
+blocked in ray.get keeps its CPU; tried with Ray 2.60), so a paused actor would hold its CPU for as
+long as it lives. A group can be removed and asked for again. The worker's Runner takes and gives
+back its group as it would a SlotPool's slot: paused past its pause grace it removes the group (the
+CPU is free for a queued run; the networks stay in the worker's memory), and Resume asks for a new
+group on the same machine, where the run's state lives, and reads "queued" until Ray grants it.
+
+When a run ends (finished, diverged, failed, stopped) its final record is kept here, its actor is
+killed and its group removed, which gives the slot back. When the worker process dies (killed,
+os._exit, a crash in native code) the run reads "failed" with error {"code": "worker_lost",
+"type": <Ray's exception class>}; its group is removed and the other runs go on.
 """
 
 from __future__ import annotations
@@ -18,13 +25,17 @@ import copy
 import itertools
 import logging
 import os
+import queue
 import secrets
 import socket
 import sys
 import threading
+import time
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
+from ray.util.placement_group import PlacementGroup, placement_group, placement_group_table, remove_placement_group
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .. import record as rec
 from ..config import RunConfig
@@ -33,6 +44,7 @@ from . import RAY_ADDRESS_ENV, BackendUnavailable
 
 NAMESPACE = "bn_demo"
 ACTOR_PREFIX = "bn-demo-run-"
+SLOT_PREFIX = "bn-demo-slot-"  # a run's placement groups: SLOT_PREFIX + token + "-" + a count
 CALL_TIMEOUT = 30.0  # seconds a control call or a read waits for its actor
 STOP_WAIT = 2.0  # seconds stop() waits for the worker to end on its own before the actor is killed
 GPU_FRACTION_ENV = "BN_DEMO_RAY_GPU_FRACTION"
@@ -43,14 +55,49 @@ LOST = "worker_lost"  # the record's error code when the worker process died und
 log = logging.getLogger(__name__)
 
 
-class _RunActor:
-    """Inside the worker process: one Runner. Threaded (max_concurrency), so reads and stop are
-    served while `wait_end` blocks."""
+class _Slot:
+    """Inside the worker: the run's training slot for its Runner, in place of a SlotPool. It holds one
+    placement group at a time: first the one the server reserved (on this machine: the actor was
+    placed there), after a release a new one pinned to this machine, named after the run so that the
+    server can remove whatever group the run holds when the worker is lost."""
 
-    def __init__(self, config: RunConfig, kwargs: dict):
+    def __init__(self, group: PlacementGroup, name: str):
+        self._group, self._ready, self._name = group, group.ready(), name
+        self._count = itertools.count(1)
+        self._bundle = {"CPU": 1, f"node:{ray.util.get_node_ip_address()}": 0.001}
+        self._lock = threading.Lock()
+
+    def acquire(self, owner, cancelled, expected_seconds: float = 0.0) -> bool:
+        """Wait for the group to be placed; False (and the request withdrawn) when cancelled() first."""
+        with self._lock:
+            if self._group is None:
+                self._group = placement_group([self._bundle], name=f"{self._name}-{next(self._count)}")
+                self._ready = self._group.ready()
+            ready_ref = self._ready
+        while not cancelled():
+            if ray.wait([ready_ref], timeout=MONITOR_WAIT)[0]:
+                return True
+        self.release(owner)
+        return False
+
+    def release(self, owner) -> None:
+        with self._lock:
+            group, self._group = self._group, None
+        if group is not None:
+            remove_placement_group(group)
+
+    def position(self, owner) -> None:
+        return None  # the server counts the waiting runs (RayBackend.position)
+
+
+class _RunActor:
+    """Inside the worker process: one Runner, its slot a placement group (_Slot). Threaded
+    (max_concurrency), so reads and stop are served while `wait_end` blocks."""
+
+    def __init__(self, config: RunConfig, kwargs: dict, group: PlacementGroup, slot_name: str):
         from ..runner import Runner
 
-        self.runner = Runner(config, **kwargs).start()
+        self.runner = Runner(config, slots=_Slot(group, slot_name), **kwargs).start()
 
     def ready(self) -> int:
         return os.getpid()
@@ -107,19 +154,53 @@ def ensure_ray(address: str | None = None) -> bool:
     address = address or os.environ.get(RAY_ADDRESS_ENV) or None
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, namespace=NAMESPACE)
     if address is None:
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+        _in_keeper(lambda: ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **quiet))
         return True
     problem = unreachable(address)
     if problem:
         raise BackendUnavailable("ray_unreachable", address=address, detail=problem)
     with _stderr_held() as held:
         try:
-            ray.init(address=address, **quiet)
+            _in_keeper(lambda: ray.init(address=address, **quiet))
         except (ConnectionError, RayError, RuntimeError, ValueError, OSError) as exc:
             held.drop = True  # Ray's C++ client repeats a warning every second while it retries
             log.debug("ray.init(%r): %s", address, held.text()[-2000:])
             raise BackendUnavailable("ray_unreachable", address=address, detail=type(exc).__name__) from None
     return True
+
+
+# Ray ties the life of the processes it starts (a local Ray's GCS and raylet) to the *thread* that starts
+# them: on Linux it sets PR_SET_PDEATHSIG, which fires when that thread ends, not the process. Started from
+# a page's script thread, or from any thread that then ends, the local Ray was killed moments later and
+# every call failed a minute on with "Failed to connect to GCS within 60 seconds" (seen here with
+# BN_DEMO_BACKEND=ray). So ray.init runs on one thread that lives as long as this process.
+_keeper_jobs: queue.SimpleQueue = queue.SimpleQueue()
+_keeper: threading.Thread | None = None
+_keeper_lock = threading.Lock()
+
+
+def _in_keeper(call) -> None:
+    """Run call() on the keeper thread and wait for it; its exception is raised here."""
+    global _keeper
+    with _keeper_lock:
+        if _keeper is None:
+            _keeper = threading.Thread(target=_keep, name="bn-demo-ray-keeper", daemon=True)
+            _keeper.start()
+    done, outcome = threading.Event(), []
+    _keeper_jobs.put((call, done, outcome))
+    done.wait()
+    if outcome:
+        raise outcome[0]
+
+
+def _keep() -> None:
+    while True:
+        call, done, outcome = _keeper_jobs.get()
+        try:
+            call()
+        except BaseException as exc:  # handed to the caller, who raises it
+            outcome.append(exc)
+        done.set()
 
 
 class _stderr_held:
@@ -166,34 +247,41 @@ def unreachable(address: str) -> str | None:
 
 
 class RayRun:
-    """A run handle (backends.RunHandle) for one actor. Thread-safe; every wait is bounded."""
+    """A run handle (backends.RunHandle) for one run: its slot (a placement group), then its actor.
+    Thread-safe; every wait is bounded."""
 
     dataset = None  # the data lives in the worker; the page cannot share it across runs
 
-    def __init__(self, backend: RayBackend, config: RunConfig, kwargs: dict, options: dict):
+    def __init__(self, backend: RayBackend, config: RunConfig, kwargs: dict, actor_options: dict):
         self.backend = backend
         self.config = config.validate()
         self.run_id = next(_run_ids)
         self.token = secrets.token_urlsafe(12)
         self.fallback = kwargs.get("fallback")
+        self._kwargs, self._actor_options = kwargs, actor_options
         self._lock = threading.RLock()
         self._final: dict | None = None  # the run's last record, once it has ended (the actor is gone)
         self._last: dict | None = None  # the latest record read from the actor (what a lost worker leaves)
         self._last_progress: dict | None = None  # the latest progress read, if newer than that record
+        self._waiting = True  # for a slot: its first one, or again after its pause grace (as last read)
         self._killed = False  # we killed the actor (stop, discard, end), so its death is no fault
-        self._actor = RunActor.options(name=f"{ACTOR_PREFIX}{self.token}", namespace=NAMESPACE,
-                                       **options).remote(self.config, kwargs)
-        self._ready_ref = self._actor.ready.remote()
-        self._end_ref = self._actor.wait_end.remote()
+        self._slot_name = f"{SLOT_PREFIX}{self.token}"
+        self._group = placement_group([{"CPU": 1}], name=f"{self._slot_name}-0")
+        self._group_ready = self._group.ready()
+        self._actor = None  # created once the group is placed, on its machine
+        self._ready_ref = self._end_ref = None
+        self._early: list[tuple] = []  # live controls asked for before the actor existed
         self._placed = False
 
     # -- reads ------------------------------------------------------------------------------------------
     @property
     def placed(self) -> bool:
-        """The actor has been placed and built its Runner (not waiting for a slot)."""
-        if not self._placed:
-            ready, _ = ray.wait([self._ready_ref], timeout=0)
-            self._placed = bool(ready)
+        """The run's actor has been placed and built its Runner (not waiting for its first slot)."""
+        if not self._placed and self._final is None:
+            if self._actor is None and ray.wait([self._group_ready], timeout=0)[0]:
+                self._create_actor()
+            if self._ready_ref is not None and ray.wait([self._ready_ref], timeout=0)[0]:
+                self._placed, self._waiting = True, False
         return self._placed
 
     @property
@@ -202,7 +290,9 @@ class RayRun:
             return self._final["status"]
         if not self.placed:
             return "queued"
-        return self._call("status", default=(self._last or {}).get("status", "running"))
+        status = self._call("status", default=(self._last or {}).get("status", "running"))
+        self._waiting = status == "queued"
+        return status
 
     @property
     def ended(self) -> bool:
@@ -210,7 +300,7 @@ class RayRun:
 
     @property
     def alive(self) -> bool:
-        """The run has not ended here yet (its actor is live or waiting to be placed)."""
+        """The run has not ended here yet (its actor is live or its slot is still to be placed)."""
         if self._final is None:
             self._poll_end()
         return self._final is None
@@ -230,7 +320,7 @@ class RayRun:
         return self._flags().get("has_first_point", False)
 
     def queue_position(self) -> int | None:
-        if self._final is not None or self.placed:
+        if self._final is not None or self.status != "queued":
             return None
         return self.backend.position(self)
 
@@ -243,6 +333,9 @@ class RayRun:
         if record is None:  # the worker was lost meanwhile, or did not answer in time
             return copy.copy(self._final or self._last or self._queued_record())
         record = self._stamp(record)
+        self._waiting = record["status"] == "queued"
+        if self._waiting:  # queued again after its pause grace: its place among this server's waiting runs
+            record["progress"]["queue_position"] = self.backend.position(self)
         self._last, self._last_progress = record, None
         return record
 
@@ -259,11 +352,17 @@ class RayRun:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the run to end (at most `timeout` seconds); True when it has."""
-        if self._final is None:
-            ready, _ = ray.wait([self._end_ref], timeout=timeout)
-            if ready:
-                self._finish()
-        return self._final is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._final is None:
+            left = MONITOR_WAIT if deadline is None else min(MONITOR_WAIT, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            if self.placed or self._end_ref is not None:
+                if ray.wait([self._end_ref], timeout=left)[0]:
+                    self._finish()
+            else:
+                ray.wait([self._group_ready], timeout=left)
+        return True
 
     # -- control ----------------------------------------------------------------------------------------
     def pause(self) -> None:
@@ -292,7 +391,7 @@ class RayRun:
         with self._lock:
             if self._final is not None:
                 return
-            if not self.placed:  # still waiting for a slot: nothing ran, nothing to keep
+            if not self.placed:  # still waiting for its first slot: nothing ran, nothing to keep
                 self._kill()
                 self._final = {**self._queued_record(), "status": "stopped", "stop_reason": reason}
                 self._final["progress"]["queue_position"] = None
@@ -314,6 +413,22 @@ class RayRun:
         self.stop(reason)
 
     # -- inside -----------------------------------------------------------------------------------------
+    def _create_actor(self) -> None:
+        """The run's first slot is placed: its actor goes to that machine and takes the slot over."""
+        with self._lock:
+            if self._actor is not None or self._killed:
+                return
+            node = placement_group_table(self._group)["bundles_to_node_id"][0]
+            self._actor = RunActor.options(
+                name=f"{ACTOR_PREFIX}{self.token}", namespace=NAMESPACE, num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False), **self._actor_options,
+            ).remote(self.config, self._kwargs, self._group, self._slot_name)
+            self._ready_ref = self._actor.ready.remote()
+            self._end_ref = self._actor.wait_end.remote()
+            for method, args in self._early:  # Ray runs them once the actor has built its Runner
+                getattr(self._actor, method).remote(*args)
+            self._early.clear()
+
     def _call(self, method: str, *args, default=None):
         """An actor method's answer; `default` on a time-out; None after the worker was lost."""
         try:
@@ -325,10 +440,14 @@ class RayRun:
             return None
 
     def _control(self, method: str, *args) -> None:
-        """A live control: forwarded to the Runner, or, while the run waits for placement, sent without
-        waiting: Ray runs it once the actor has built its Runner, so the request is not lost."""
-        if self._final is not None:
-            return
+        """A live control: forwarded to the Runner, or, while the run waits for its first slot, kept
+        and sent when its actor is created, so the request is not lost."""
+        with self._lock:
+            if self._final is not None:
+                return
+            if self._actor is None:
+                self._early.append((method, args))
+                return
         if self.placed:
             self._call(method, *args)
         else:
@@ -340,8 +459,7 @@ class RayRun:
         return self._call("flags") or {}
 
     def _poll_end(self) -> None:
-        ready, _ = ray.wait([self._end_ref], timeout=0)
-        if ready:
+        if self._end_ref is not None and ray.wait([self._end_ref], timeout=0)[0]:
             self._finish()
 
     def _finish(self) -> None:
@@ -378,11 +496,14 @@ class RayRun:
         self.backend.forget(self)
 
     def _kill(self) -> None:
+        """The actor killed and every placement group of the run removed (a lost worker cannot)."""
         self._killed = True
-        try:
-            ray.kill(self._actor, no_restart=True)
-        except (RayError, ValueError) as exc:  # already gone
-            log.debug("run %s: kill: %s", self.run_id, exc)
+        if self._actor is not None:
+            try:
+                ray.kill(self._actor, no_restart=True)
+            except (RayError, ValueError) as exc:  # already gone
+                log.debug("run %s: kill: %s", self.run_id, exc)
+        remove_slots(self._slot_name)
 
     def _stamp(self, record: dict) -> dict:
         return {**record, "run_id": self.run_id, "fallback": self.fallback}
@@ -394,16 +515,31 @@ class RayRun:
         return record
 
 
+def live_slots(prefix: str = SLOT_PREFIX) -> list[str]:
+    """The names of this project's placement groups not removed yet (pending or placed)."""
+    return sorted(info["name"] for info in placement_group_table().values()
+                  if info["name"].startswith(prefix) and info["state"] != "REMOVED")
+
+
+def remove_slots(prefix: str) -> None:
+    for group_id, info in placement_group_table().items():
+        if info["name"].startswith(prefix) and info["state"] != "REMOVED":
+            try:
+                remove_placement_group(PlacementGroup(ray.PlacementGroupID(bytes.fromhex(group_id))))
+            except (RayError, ValueError) as exc:  # removed meanwhile
+                log.debug("slot %s: remove: %s", info["name"], exc)
+
+
 class RayBackend:
-    """Runs as Ray actors: num_cpus=1 each, plus a GPU fraction for CUDA runs."""
+    """Runs as Ray actors, each with a slot of one CPU (a placement group) and a GPU fraction for CUDA runs."""
 
     name = "ray"
 
     def __init__(self, address: str | None = None, budget=None, gpu_fraction: float | None = None,
                  pause_grace: float | None = None, slots=None):
-        # pause_grace and slots belong to the thread backend: here Ray's resources are the slots.
+        # `slots` (a SlotPool) belongs to the thread backend: here the cluster's CPUs are the slots.
         self.owns_ray = ensure_ray(address)
-        self.budget = budget
+        self.budget, self.pause_grace = budget, pause_grace
         self.gpu_fraction = gpu_fraction if gpu_fraction is not None else \
             float(os.environ.get(GPU_FRACTION_ENV) or DEFAULT_GPU_FRACTION)
         self._lock = threading.Lock()
@@ -413,8 +549,8 @@ class RayBackend:
 
     def start(self, config: RunConfig, **kwargs) -> RayRun:
         kwargs.pop("slots", None)
-        kwargs.pop("pause_grace", None)
         kwargs.setdefault("budget", self.budget)
+        kwargs.setdefault("pause_grace", self.pause_grace)
         run = RayRun(self, config, kwargs, self.resources(config))
         with self._lock:
             self._runs[run] = next(self._order)
@@ -424,21 +560,22 @@ class RayBackend:
         return run
 
     def resources(self, config: RunConfig) -> dict:
-        """One CPU per run; a GPU fraction when it trains on CUDA (device cuda, or auto on a cluster
-        with GPUs). A run without GPU resources sees no GPU in its worker (auto then means CPU)."""
+        """The actor's own resources (its CPU is the run's slot): a GPU fraction when it trains on CUDA
+        (device cuda, or auto on a cluster with GPUs), kept while paused, as its GPU memory is. A run
+        without GPU resources sees no GPU in its worker (auto then means CPU)."""
         gpus = ray.cluster_resources().get("GPU", 0) if config.device == "auto" else 0
         wants_gpu = config.device == "cuda" or gpus > 0
-        return {"num_cpus": 1, **({"num_gpus": self.gpu_fraction} if wants_gpu else {})}
+        return {"num_gpus": self.gpu_fraction} if wants_gpu else {}
 
     def position(self, run: RayRun) -> int | None:
-        """1-based place among this backend's runs waiting for placement (Ray places roughly in
-        order; runs queued by other servers on the same cluster are not counted)."""
+        """1-based place among this backend's runs waiting for a slot (Ray places roughly in order;
+        runs queued by other servers on the same cluster are not counted)."""
         with self._lock:
             order = self._runs.get(run)
             earlier = [r for r, o in self._runs.items() if order is not None and o < order]
         if order is None:
             return None
-        return 1 + sum(1 for r in earlier if not r.placed)
+        return 1 + sum(1 for r in earlier if r._waiting)
 
     def forget(self, run: RayRun) -> None:
         with self._lock:
@@ -449,16 +586,21 @@ class RayBackend:
             return list(self._runs)
 
     def _watch(self) -> None:
-        """Finish runs as they end, so slots come back even when nobody reads the run."""
+        """Create a run's actor as soon as its first slot is placed, and finish runs as they end, so
+        slots come back even when nobody reads the run."""
         while True:
             with self._lock:
-                live = {r._end_ref: r for r in self._runs if r._final is None}
-                if not live:
+                ending = {r._end_ref: r for r in self._runs if r._final is None and r._end_ref is not None}
+                placing = {r._group_ready: r for r in self._runs if r._final is None and r._end_ref is None}
+                if not ending and not placing:
                     self._monitor = None
                     return
-            ready, _ = ray.wait(list(live), num_returns=1, timeout=MONITOR_WAIT)
+            ready, _ = ray.wait([*ending, *placing], num_returns=1, timeout=MONITOR_WAIT)
             for ref in ready:
-                live[ref]._finish()
+                if ref in ending:
+                    ending[ref]._finish()
+                else:
+                    placing[ref]._create_actor()
 
     def stats(self) -> dict:
         total, free = ray.cluster_resources(), ray.available_resources()

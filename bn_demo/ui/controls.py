@@ -231,6 +231,7 @@ def sidebar(lang: str, data_state) -> tuple[RunConfig, ConfigError | None]:
         with st.expander(t("section_run", lang), expanded=True):
             widget("seed", st.number_input, t("seed", lang), min_value=0, max_value=2**31 - 1, step=1,
                    help=t("seed_help", lang))
+            widget("repeats", st.slider, t("repeats", lang), *PAGE_LIMITS["repeats"], help=t("repeats_help", lang))
             pace_mode = widget("pace_mode", st.segmented_control, t("pace", lang), PACE_MODES, required=True,
                                width="stretch", format_func=lambda p: t(f"pace_{p}", lang), help=t("pace_help", lang))
             widget("pace_rate", st.select_slider, t("pace_rate", lang),

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..record import nonlinearity_input_kind
+from ..record import nonlinearity_input_kind, seed_spread
 from .strings import dataset_name, layer_label, layer_labels, net_name, split_label, t, twin_label
 
 # One colour per arm (config.ARMS), the same in every chart; TWIN_RGB is the same colour as numbers.
@@ -163,26 +163,49 @@ def line(x, y, *, name: str, color: str, width: float = 2.0, dash: str = "solid"
 # -- loss and accuracy ------------------------------------------------------------------------------------
 
 
+def spread_band(spread: dict, *, color: str, group: str, floor: float | None = None) -> go.Scatter:
+    """The ±1 sd band around a mean over seeds (record.seed_spread): one closed shape, out along mean + sd and
+    back along mean − sd (held at `floor` on a log axis, which cannot show 0 or less), toggled with its
+    mean's legend entry."""
+    keep = thin_index(len(spread["step"]))
+    x, mean, sd = spread["step"][keep], spread["mean"][keep], np.nan_to_num(spread["sd"][keep])
+    low = mean - sd if floor is None else np.maximum(mean - sd, floor)
+    return go.Scatter(x=np.concatenate([x, x[::-1]]), y=f32(np.concatenate([mean + sd, low[::-1]])),
+                      fill="toself", fillcolor=color, line=dict(width=0), mode="lines", hoverinfo="skip",
+                      showlegend=False, legendgroup=group)
+
+
 def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple = (), *,
                   smoothing: float = SMOOTHING, with_train: bool = True, height: int = 380) -> go.Figure:
     """Loss or accuracy per step: the training batch (train mode, smoothed by `smoothing`) unless
     `with_train` is False, and the held-out split (eval mode) for both twins, plus held-out curves of
-    earlier runs in `past`."""
+    earlier runs in `past`. A run of several seeds (config.repeats) draws each curve as the mean over its
+    seeds with a ±1 sd band (each seed's training curve smoothed first)."""
     assert metric in ("loss", "acc")
     title = t("title_loss" if metric == "loss" else "title_acc" if with_train else "title_acc_heldout", lang)
     fig = new_figure(f"curves-{metric}", snap, title=title, height=height)
     value_fmt = ".2%" if metric == "acc" else ".4f"
+    floor = LOG_TICKS[0] if metric == "loss" else None  # the loss axis is logarithmic
     for name in twin_names(snap):
         twin = snap["twins"][name]
-        train, held = twin["train"], twin["eval"]
+        net = twin_label(name, lang)
+        train = seed_spread(snap, name, "train", metric, lambda v: smooth(v, smoothing)) \
+            or {"step": twin["train"]["step"], "mean": smooth(twin["train"][metric], smoothing)}
+        held = seed_spread(snap, name, "eval", metric) or {"step": twin["eval"]["step"], "mean": twin["eval"][metric]}
+        seeds = held.get("seeds")
         if with_train and len(train["step"]):
-            fig.add_trace(line(train["step"], smooth(train[metric], smoothing), name=t("series_train", lang, net=twin_label(name, lang)),
-                               color=rgba(name, 0.45), width=1.5, group=name,
+            label = t("series_train_seeds" if seeds else "series_train", lang, net=net, n=seeds)
+            if seeds:
+                fig.add_trace(spread_band(train, color=rgba(name, 0.12), group=name, floor=floor))
+            fig.add_trace(line(train["step"], train["mean"], name=label, color=rgba(name, 0.45), width=1.5, group=name,
                                hover=f"%{{y:{value_fmt}}}"))
         if len(held["step"]):
             # Held-out curves alone: the title says what they are, the legend only which network.
-            label = t("series_heldout", lang, net=twin_label(name, lang)) if with_train else net_name(name, lang)
-            fig.add_trace(line(held["step"], held[metric], name=label,
+            label = (t("series_heldout_seeds" if seeds else "series_heldout", lang, net=net, n=seeds) if with_train
+                     else t("series_seeds", lang, net=net_name(name, lang), n=seeds) if seeds else net_name(name, lang))
+            if seeds:
+                fig.add_trace(spread_band(held, color=rgba(name, 0.2), group=name, floor=floor))
+            fig.add_trace(line(held["step"], held["mean"], name=label,
                                color=TWIN_COLORS[name], width=2.5, mode="lines+markers", group=name,
                                marker=dict(size=5), hover=f"%{{y:{value_fmt}}}"))
     for k, run in enumerate(past):

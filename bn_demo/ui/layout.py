@@ -11,6 +11,7 @@ import streamlit as st
 
 from .. import record as rec
 from ..config import NORM_ARMS, ConfigError, RunConfig
+from ..seeds import stat
 from . import export, figures, params, state
 from .controls import error_line, key, projector_on, shown_code
 from .live_controls import live_controls
@@ -196,6 +197,7 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
 def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool,
                was_active: bool = False) -> None:
     state.keep_alive(runs)
+    backend_note(lang)
     if state.fall_back_if_unavailable(runs, data_dir):
         st.rerun()  # a full run, so the sidebar and buttons show the fallback run
     runner = runs.runner
@@ -221,6 +223,24 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
     run_facts(snap, lang)
 
 
+def backend_note(lang: str) -> None:
+    """One small line for the teacher when runs are to train outside this server's threads
+    (BN_DEMO_BACKEND=ray): where they train and the free slots, or why they train in threads after all.
+    Nothing on the default thread backend."""
+    backend = state.backend_state()
+    if backend is None:
+        return
+    if "error" in backend:
+        error = backend["error"]
+        st.warning(t("backend_fallback", lang, problem=t(f"page_backend_{error['code']}", lang, **error)),
+                   icon=":material/lan:")
+    elif backend.get("connecting"):
+        st.caption(":material/lan: " + t("backend_connecting", lang))
+    else:
+        st.caption(":material/lan: " + t("backend_line", lang, free=backend["free"], slots=backend["slots"],
+                                         nodes=backend["nodes"]))
+
+
 def status_panel(snap: dict, lang: str) -> None:
     """What the run is doing and what happened to it, read from its record alone (a replay too)."""
     progress, status = snap["progress"], snap["status"]
@@ -235,7 +255,8 @@ def status_panel(snap: dict, lang: str) -> None:
         return
     if status == "queued":
         queue = state.queue_state()
-        st.progress(0.0, text=t("status_queued_line", lang, position=progress["queue_position"] or 1,
+        line = "status_queued_line_ray" if queue["backend"] == "ray" else "status_queued_line"
+        st.progress(0.0, text=t(line, lang, position=progress["queue_position"] or 1,
                                 busy=queue["busy"], slots=queue["slots"]))
         if progress.get("slot_released"):
             st.info(t("status_requeued", lang), icon=":material/hourglass_top:")
@@ -303,28 +324,44 @@ def run_facts(snap: dict, lang: str) -> None:
 
 def metrics_row(snap: dict, lang: str) -> None:
     twins = snap["twins"]
+    seeds = snap["config"].get("repeats", 1)
     # Short labels ("BN · accuracy") keep four metrics whole at a projector's 1280×720; what the numbers
     # are is said once, above them, and each one's step in its help.
-    st.caption(t("metrics_caption", lang))
+    if seeds > 1:
+        first = snap["config"]["seed"]
+        st.caption(t("metrics_caption_seeds", lang, first=first, last=first + seeds - 1))
+    else:
+        st.caption(t("metrics_caption", lang))
     # At most four metrics to a row (two networks): more arms wrap onto further rows, whole.
     cols = [col for _ in range(0, len(twins), 2) for col in st.columns(4)]
     ds = snap.get("dataset") or {}
+    # Over several seeds each number is the mean over the seeds where it is finite, ± their sample sd.
+    acc = {name: stat(rec.seed_finals(snap, name, "test_acc")) for name in twins}
+    loss = {name: stat(rec.seed_finals(snap, name, "test_loss")) for name in twins}
     for i, (name, twin) in enumerate(twins.items()):
-        final = twin["final"]
-        acc, loss = final["test_acc"], final["test_loss"]
         # The delta is against the plain network when there is one, else against the only other network.
         others = [n for n in twins if n != name]
         ref = "plain" if "plain" in others else others[0] if len(others) == 1 else None
-        other = twins[ref]["final"]["test_acc"] if ref else None
+        mine, other = acc[name]["mean"], acc[ref]["mean"] if ref else None
         delta = None
-        if _finite(acc) and _finite(other):
-            delta = t("points", lang, value=f"{100 * (acc - other):+.1f}")
+        if _finite(mine) and _finite(other):
+            delta = t("points", lang, value=f"{100 * (mine - other):+.1f}")
         help_text = t("metric_acc_help", lang, split=split_label(ds, "test", lang),
-                      step=number(final["eval_step"] or 0))
-        cols[2 * i].metric(t("metric_acc", lang, net=twin_label(name, lang)), f"{acc:.1%}" if _finite(acc) else "—",
+                      step=number(twin["final"]["eval_step"] or 0))
+        cols[2 * i].metric(t("metric_acc", lang, net=twin_label(name, lang)), _mean_sd(acc[name], percent=True),
                            delta=delta, help=help_text, border=True)
-        cols[2 * i + 1].metric(t("metric_loss", lang, net=twin_label(name, lang)),
-                               f"{loss:.3f}" if _finite(loss) else "—", help=help_text, border=True)
+        cols[2 * i + 1].metric(t("metric_loss", lang, net=twin_label(name, lang)), _mean_sd(loss[name]),
+                               help=help_text, border=True)
+
+
+def _mean_sd(summary: dict, percent: bool = False) -> str:
+    """A metric's value, "93.1%" or "0.231", over seeds "93.1 ± 0.8 %" or "0.231 ± 0.012"; "—" for none."""
+    mean, sd = summary["mean"], summary["sd"]
+    if mean is None:
+        return "—"
+    if sd is None:
+        return f"{mean:.1%}" if percent else f"{mean:.3f}"
+    return f"{100 * mean:.1f} ± {100 * sd:.1f} %" if percent else f"{mean:.3f} ± {sd:.3f}"
 
 
 def _finite(value) -> bool:

@@ -245,9 +245,28 @@ def keep_alive(runs: SessionRuns) -> None:
 
 
 def queue_state() -> dict:
-    """The server's training slots: how many are busy."""
-    pool = default_registry().pool
-    return {"busy": pool.active_count, "slots": pool.size}
+    """The training slots runs wait for: how many are busy, and whose (backend "thread": this server's
+    SlotPool; "ray": the cluster's CPUs)."""
+    registry = default_registry()
+    if registry.connecting or registry.backend.name == "thread":
+        pool = registry.pool
+        return {"busy": pool.active_count, "slots": pool.size, "backend": "thread"}
+    stats = registry.backend.stats()
+    return {"busy": stats["slots"] - stats["free"], "slots": stats["slots"], "backend": stats["backend"]}
+
+
+def backend_state() -> dict | None:
+    """For the teacher, when runs are to train anywhere but in this server's threads (BN_DEMO_BACKEND):
+    the backend's name and its free slots, "connecting" while Ray starts, or the code of why the
+    backend asked for could not be had (runs then train in threads). None on the default backend."""
+    registry = default_registry()
+    if registry.backend_error is not None:
+        return {"error": registry.backend_error}
+    if registry.connecting:
+        return {"connecting": True}
+    if registry.backend.name == "thread":
+        return None
+    return registry.backend.stats()
 
 
 def live_runners() -> list[Runner]:

@@ -80,6 +80,11 @@ EN: dict[str, str] = {
     "section_run": "Run",
     "seed": "Seed",
     "seed_help": "Same seed, same initial weights and batches: runs are reproducible.",
+    "repeats": "Seeds side by side",
+    "repeats_help": "Train the same settings with this many seeds (the seed above, then the next ones) in "
+                    "lockstep, in one run: the loss and accuracy curves show their mean with a ±1 sd band, so you "
+                    "can tell a real difference from luck. Every other chart shows the first seed. Each seed adds "
+                    "the time of one more run.",
     "pace": "Pace",
     "pace_full": "Full speed",
     "pace_slow": "Slow motion",
@@ -157,6 +162,15 @@ EN: dict[str, str] = {
     "status_queued": "waiting for a free training slot",
     "status_queued_line": "Queued, position {position}: waiting for a free training slot "
                           "({busy} of {slots} busy on this server). It starts by itself.",
+    "status_queued_line_ray": "Queued, position {position}: waiting for a free training slot "
+                              "({busy} of {slots} busy in the Ray cluster). It starts by itself.",
+    "backend_line": "Runs train on Ray, each in its own worker process: {free} of {slots} training slots "
+                    "free on {nodes} machine(s).",
+    "backend_connecting": "Connecting to Ray…",
+    "backend_fallback": "Runs train in this server's threads: {problem}.",
+    "page_backend_ray_unreachable": "the Ray cluster at {address} cannot be reached ({detail})",
+    "page_backend_ray_missing": "Ray is not installed (pip install -r requirements-ray.txt)",
+    "page_backend_unknown_backend": "BN_DEMO_BACKEND names no backend ({backend}: choose thread or ray)",
     "status_running": "running",
     "status_paused": "paused",
     "status_finished": "finished",
@@ -212,6 +226,9 @@ EN: dict[str, str] = {
     # -- metrics --------------------------------------------------------------------------------------
     "metric_acc": "{net} · accuracy",
     "metrics_caption": "Held-out split, eval mode (BN uses its running statistics); ⓘ gives each number's step.",
+    "metrics_caption_seeds": "Held-out split, eval mode (BN uses its running statistics), mean ± sd over seeds "
+                             "{first}–{last}; ⓘ gives each number's step. The loss and accuracy curves show the "
+                             "same mean ± sd; every other chart shows seed {first}.",
     "metric_acc_help": "Eval mode (BN uses running statistics) on the whole held-out split ({split}), at step {step}.",
     "metric_loss": "{net} · loss",
     "net_bn": "BN network",
@@ -265,6 +282,9 @@ EN: dict[str, str] = {
     "ax_gamma_beta": "mean over units (± std)",
     "series_train": "{net} · training batch (train mode, smoothed)",
     "series_heldout": "{net} · held-out (eval mode)",
+    "series_train_seeds": "{net} · training batch (train mode, smoothed), mean ± sd of {n} seeds",
+    "series_heldout_seeds": "{net} · held-out (eval mode), mean ± sd of {n} seeds",
+    "series_seeds": "{net} · mean ± sd of {n} seeds",
     "series_batchstats": "{net} · held-out, batch statistics",
     "series_past": "run #{run} {net} · held-out",
     "series_step": "{net} · step {step}",
@@ -551,6 +571,8 @@ EN: dict[str, str] = {
     "cli_col_test_acc": "test acc",
     "cli_col_eval_step": "eval step",
     "cli_outcome_collapsed": "collapsed",
+    "cli_repeats_line": "The table is seed {first}'s. Held-out accuracy (eval mode) over seeds {first}–{last}, trained "
+                        "side by side, mean ± sd: {spreads}",
     "cli_footnote": "at step: where a twin diverged or collapsed. train loss: mean batch loss of the last steps "
                     "(train mode); test: whole held-out split, eval mode (BN running statistics), from the "
                     "evaluation at eval step.",
@@ -714,6 +736,10 @@ KO: dict[str, str] = {
     "section_run": "실행",
     "seed": "시드",
     "seed_help": "시드가 같으면 초기 가중치와 배치도 같아 실행이 재현됩니다.",
+    "repeats": "함께 돌릴 시드 수",
+    "repeats_help": "같은 설정을 이 수만큼의 시드(위의 시드와 그다음 시드들)로 한 실행 안에서 나란히 학습합니다. "
+                    "손실과 정확도 곡선은 시드 평균과 ±1 표준편차 띠로 그려져, 진짜 차이와 운을 가를 수 있습니다. "
+                    "다른 그래프는 모두 첫 시드를 보여 줍니다. 시드 하나마다 실행 한 번만큼 시간이 더 듭니다.",
     "pace": "속도",
     "pace_full": "최고 속도",
     "pace_slow": "슬로 모션",
@@ -785,6 +811,15 @@ KO: dict[str, str] = {
     "status_queued": "학습 슬롯을 기다리는 중",
     "status_queued_line": "대기열 {position}번째: 빈 학습 슬롯을 기다리는 중 (이 서버의 슬롯 {slots}개 중 {busy}개 사용 중). "
                           "차례가 되면 자동으로 시작됩니다.",
+    "status_queued_line_ray": "대기열 {position}번째: 빈 학습 슬롯을 기다리는 중 (Ray 클러스터의 슬롯 {slots}개 중 "
+                              "{busy}개 사용 중). 차례가 되면 자동으로 시작됩니다.",
+    "backend_line": "실행은 Ray에서 각자의 워커 프로세스로 학습합니다: 머신 {nodes}대의 학습 슬롯 {slots}개 중 "
+                    "{free}개가 비어 있습니다.",
+    "backend_connecting": "Ray에 연결하는 중…",
+    "backend_fallback": "실행은 이 서버의 스레드에서 학습합니다: {problem}.",
+    "page_backend_ray_unreachable": "{address}의 Ray 클러스터에 연결할 수 없습니다 ({detail})",
+    "page_backend_ray_missing": "Ray가 설치되어 있지 않습니다 (pip install -r requirements-ray.txt)",
+    "page_backend_unknown_backend": "BN_DEMO_BACKEND가 알 수 없는 백엔드를 가리킵니다 ({backend}: thread 또는 ray를 고르세요)",
     "status_running": "실행 중",
     "status_paused": "일시정지됨",
     "status_finished": "완료",
@@ -838,6 +873,9 @@ KO: dict[str, str] = {
     "data_splits": "학습 분할: **{train}** · 평가(held-out) 분할: **{test}**",
     "metric_acc": "{net} · 정확도",
     "metrics_caption": "평가 분할, 평가 모드 (BN은 이동 통계 사용). ⓘ에 각 값의 스텝이 있습니다.",
+    "metrics_caption_seeds": "평가 분할, 평가 모드 (BN은 이동 통계 사용), 시드 {first}–{last}의 평균 ± 표준편차. "
+                             "ⓘ에 각 값의 스텝이 있습니다. 손실·정확도 곡선도 같은 평균 ± 표준편차이고, 다른 그래프는 "
+                             "모두 시드 {first}입니다.",
     "metric_acc_help": "평가 모드(BN은 이동 통계 사용), 평가 분할 전체({split}), 스텝 {step} 기준.",
     "metric_loss": "{net} · 손실",
     "net_bn": "BN 네트워크",
@@ -887,6 +925,9 @@ KO: dict[str, str] = {
     "ax_gamma_beta": "유닛 평균 (± 표준편차)",
     "series_train": "{net} · 학습 배치 (학습 모드, 평활)",
     "series_heldout": "{net} · 평가 분할 (평가 모드)",
+    "series_train_seeds": "{net} · 학습 배치 (학습 모드, 평활), 시드 {n}개의 평균 ± 표준편차",
+    "series_heldout_seeds": "{net} · 평가 분할 (평가 모드), 시드 {n}개의 평균 ± 표준편차",
+    "series_seeds": "{net} · 시드 {n}개의 평균 ± 표준편차",
     "series_batchstats": "{net} · 평가 분할, 배치 통계",
     "series_past": "실행 #{run} {net} · 평가 분할",
     "series_step": "{net} · 스텝 {step}",
@@ -1149,6 +1190,8 @@ KO: dict[str, str] = {
     "cli_col_test_acc": "평가 정확도",
     "cli_col_eval_step": "평가 스텝",
     "cli_outcome_collapsed": "붕괴함",
+    "cli_repeats_line": "표는 시드 {first}의 결과입니다. 나란히 학습한 시드 {first}–{last}의 평가 분할 정확도(평가 모드), "
+                        "평균 ± 표준편차: {spreads}",
     "cli_footnote": "해당 스텝: 쌍둥이가 발산하거나 붕괴한 스텝. 학습 손실: 마지막 스텝들의 배치 손실 평균(학습 모드). "
                     "평가: 평가 분할 전체, 평가 모드(BN running 통계), 평가 스텝의 평가에서 나온 값.",
     "cli_bad_record": "오류: {path}은(는) 이 버전이 읽을 수 있는 실행 기록이 아닙니다: {why}",
@@ -1254,13 +1297,14 @@ DATASET_NAMES = {
 FIELD_NAMES = {
     "en": {"lr": "learning rate", "batch_size": "batch size", "bn_momentum": "BN momentum",
            "bn_placement": "BN placement", "init_std": "init σ", "model": "networks", "pause_at": "pause at step",
-           "arms": "picked networks"},
+           "arms": "picked networks", "repeats": "seeds side by side"},
     "ko": {"lr": "학습률", "batch_size": "배치 크기", "bn_momentum": "BN 모멘텀", "bn_placement": "BN 위치",
            "init_std": "초기화 σ", "model": "네트워크", "dataset": "데이터셋", "epochs": "에포크", "steps": "스텝 수",
            "activation": "활성화 함수", "optimizer": "옵티마이저", "seed": "시드", "device": "장치",
            "depth": "깊이", "width": "너비", "init": "초기화", "pace": "속도", "preset": "프리셋", "lang": "언어",
            "projector": "프로젝터",
-           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠", "pause_at": "일시정지할 스텝", "arms": "고른 네트워크"},
+           "hidden": "은닉층 너비", "weight_decay": "가중치 감쇠", "pause_at": "일시정지할 스텝", "arms": "고른 네트워크",
+           "repeats": "함께 돌릴 시드 수"},
 }
 
 
