@@ -21,19 +21,28 @@ lang = st.session_state[controls.key("lang")]
 controls.sync_url(config, lang)
 state.link_run(runs)
 
-layout.header(lang, welcome=runs.runner is None and not layout.replaying())
-layout.link_warning(lang)
-layout.run_lost_notice(runs, lang)
+# Fixed containers: the live view's fragment is named by its place on the page, so it keeps one name
+# however many notices and buttons the runs before it drew. A browser whose refresh timer still names an
+# earlier place would otherwise ask, every 2 s, for a fragment that no longer exists, and the charts froze.
+top, below = st.container(), st.container()
+with top:
+    layout.header(lang, welcome=runs.runner is None and not layout.replaying())
+    layout.link_warning(lang)
+    layout.run_lost_notice(runs, lang)
 # The sweep and concepts tabs draw only when open: on a first visit their chart and formulas would hold
 # back the first paint of the lab's buttons. The lab always draws (its widgets keep their state).
-lab, sweep, concepts = st.tabs([t("tab_lab", lang), t("tab_sweep", lang), t("tab_concepts", lang)], key="page_tab",
-                               on_change="rerun")
+with below:
+    lab, sweep, concepts = st.tabs([t("tab_lab", lang), t("tab_sweep", lang), t("tab_concepts", lang)],
+                                   key="page_tab", on_change="rerun")
 with lab:
-    layout.control_bar(runs, config, error, lang)
-    if layout.replaying():
-        layout.replay_view(lang)
-    else:
-        layout.live_view(runs, lang)
+    bar, view = st.container(), st.container()
+    with bar:
+        layout.control_bar(runs, config, error, lang)
+    with view:
+        if layout.replaying():
+            layout.replay_view(lang)
+        else:
+            layout.live_view(runs, lang)
 if sweep.open:
     with sweep:
         sweep_view.sweep_tab(lang)

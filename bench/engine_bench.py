@@ -1,7 +1,7 @@
 """Engine throughput on this machine: one table, one process, same model everywhere.
 
-    python bench/engine_bench.py [--device cpu|cuda] [--only tutorial|wide|summaries] [--seconds 1.5]
-                                 [--rounds 7] [--data-dir ../shared/data]
+    python bench/engine_bench.py [--device cpu|cuda] [--only tutorial|wide|summaries|evaluation|startup]
+                                 [--seconds 1.5] [--rounds 7] [--widths 512,1024] [--data-dir ../shared/data]
 
 Rows (784-32-32-10 ReLU MLP with BN, Adam lr 0.01, the tutorial model):
   (a) the classic tutorial loop: torchvision MNIST + ToTensor + DataLoader
@@ -10,9 +10,13 @@ Rows (784-32-32-10 ReLU MLP with BN, Adam lr 0.01, the tutorial model):
   (d) the engine, one model, default probes
   (e) the engine, BN and plain twins in lockstep, default probes
 plus one full held-out evaluation vs one epoch, stop latency and peak memory.
-Wide rows (--only wide): 3×512 and 3×1024 ReLU twins with BN at batch 256, probes off and on (the
-probe cost share), per-step vs windowed loss fetches, and one full evaluation vs one epoch.
+Wide rows (--only wide): 3×512 and 3×1024 ReLU twins with BN at batch 256 (--widths), probes off and on
+(the probe cost share, per round, then its median), per-step vs windowed loss fetches, and one full
+evaluation vs one epoch.
+Evaluation (--only evaluation): one full evaluation vs one epoch of the tutorial twins, per round.
 Summaries (--only summaries): probes.summarize's NumPy and torch paths on the engine's probe shapes.
+Start-up (--only startup): whole processes, start to exit, on this machine: a 4-epoch tutorial CLI run vs
+the classic loop's 4 epochs over the same 8,000 images, beside the imports that both pay.
 Row (a) is a CPU loop; (b) and every engine row run on --device.
 Data: the real MNIST test split when available (train on test[:8000]), else synthetic IDX files.
 """
@@ -24,6 +28,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -177,36 +182,53 @@ def engine_loop(ds, batch: int, seconds: float, model: str, probes_on: bool, hid
     return rate * batch
 
 
-def eval_vs_epoch(ds, batch: int, hidden=None) -> tuple[float, float]:
-    """One full evaluation (both twins, eval mode + the BN twin's batch-statistics accuracy) vs one
-    epoch of lockstep training steps alone (no evaluations or probes inside the timed epoch)."""
+def eval_vs_epoch(ds, batch: int, rounds: int, hidden=None) -> list[tuple[float, float]]:
+    """(one full evaluation, one epoch) in seconds, per round, the two interleaved within each round: the
+    evaluation of both twins (eval mode + the BN twin's batch-statistics accuracy; median of 5) vs one epoch
+    of lockstep training steps alone (no evaluations or probes inside the timed epoch)."""
     changes = {"hidden": hidden} if hidden else {}
-    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=2, eval_every=10**6, **changes)
+    cfg = PRESETS["tutorial"].config(batch_size=batch, model="both", epochs=rounds + 1, eval_every=10**6, **changes)
     exp = Experiment(cfg, ds, DEVICE, probes_on=False)
     exp.evaluate()
-    sync()
-    t0 = time.perf_counter()
-    reps = 5
-    for _ in range(reps):
-        exp.evaluate()
-    evaluation = (time.perf_counter() - t0) / reps
-    steps = exp.steps_per_epoch - 1  # the epoch's last step would trigger the epoch-end evaluation
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        exp.train_step()
-    exp.fetch()
-    sync()
-    return evaluation, (time.perf_counter() - t0) * exp.steps_per_epoch / steps
+    out = []
+    for _ in range(rounds):
+        times = []
+        for _ in range(5):
+            sync()
+            t0 = time.perf_counter()
+            exp.evaluate()
+            sync()
+            times.append(time.perf_counter() - t0)
+        steps = exp.steps_per_epoch - 1  # the epoch's last step would trigger the epoch-end evaluation
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            exp.train_step()
+        exp.fetch()
+        sync()
+        out.append((statistics.median(times), (time.perf_counter() - t0) * exp.steps_per_epoch / steps))
+        exp.train_step()  # the epoch end (and its evaluation) outside the timing
+    return out
+
+
+def eval_line(label: str, rounds: list[tuple[float, float]]) -> str:
+    shares = [100 * e / epoch for e, epoch in rounds]
+    return (f"{label}: one full evaluation {1000 * statistics.median(e for e, _ in rounds):.1f} ms vs one epoch "
+            f"{1000 * statistics.median(epoch for _, epoch in rounds):.0f} ms: share {statistics.median(shares):.1f} % "
+            f"(median of {len(rounds)} rounds, range {min(shares):.1f}–{max(shares):.1f} %)")
 
 
 def interleaved(rows, batches, rounds: int) -> dict:
-    """Median of `rounds` measurements per (row, batch), the rows interleaved within each round: this
-    machine's speed drifts by ±25 % from second to second (a shared VM)."""
+    """`rounds` measurements per (row, batch), the rows interleaved within each round: this machine's speed
+    drifts by ±25 % from second to second (a shared VM). Returns every round's value; see medians()."""
     samples = {label[:3]: {b: [] for b in batches} for label, _ in rows}
     for _ in range(rounds):
         for b in batches:
             for label, fn in rows:
                 samples[label[:3]][b].append(fn(b))
+    return samples
+
+
+def medians(samples: dict) -> dict:
     return {k: {b: statistics.median(v) for b, v in per.items()} for k, per in samples.items()}
 
 
@@ -214,7 +236,7 @@ def wide_rows(ds, args) -> None:
     """The wide twins at batch 256: what probes cost, what per-step fetches cost, what evaluation costs.
     Each cell times one whole ICS period of the run's default cadence (see engine_loop)."""
     batch = 256
-    nets = {"3×512": (512,) * 3, "3×1024": (1024,) * 3}
+    nets = {f"3×{w}": (w,) * 3 for w in args.widths}
     rows = []
     for name, hidden in nets.items():
         rows += [
@@ -225,7 +247,8 @@ def wide_rows(ds, args) -> None:
             (f"{len(rows) + 2:>2}  {name} twins, probes off, loss fetched every 32 steps",
              lambda b, h=hidden: engine_loop(ds, b, args.seconds, "both", False, h, fetch_every=32, whole_cycle=True)),
         ]
-    results = interleaved(rows, (batch,), args.rounds)
+    samples = interleaved(rows, (batch,), args.rounds)
+    results = medians(samples)
     print(f"| row ({DEVICE}, batch {batch}) | samples/s |")
     print("|---|---:|")
     for label, _ in rows:
@@ -233,13 +256,14 @@ def wide_rows(ds, args) -> None:
     print()
     keys = [label[:3] for label, _ in rows]
     for i, name in enumerate(nets):
-        off, on, windowed = (results[k][batch] for k in keys[3 * i : 3 * i + 3])
-        print(f"{name} twins @ {batch}: probe cost share {100 * (1 - on / off):.1f} % (target ≤ 15 %); "
-              f"fetch every 32 steps / every step = {windowed / off:.2f}")
+        off, on, windowed = (samples[k][batch] for k in keys[3 * i : 3 * i + 3])
+        # Each round's share from its own interleaved pair: the drift between rounds cancels.
+        shares = [100 * (1 - b / a) for a, b in zip(off, on)]
+        print(f"{name} twins @ {batch}: probe cost share {statistics.median(shares):.1f} % (median of {len(shares)} "
+              f"rounds, range {min(shares):.1f}–{max(shares):.1f} %; target ≤ 15 %); fetch every 32 steps / every "
+              f"step = {statistics.median(w / a for a, w in zip(off, windowed)):.2f}")
     for name, hidden in nets.items():
-        evaluation, epoch = eval_vs_epoch(ds, batch, hidden)
-        print(f"{name} twins @ {batch}: one full evaluation {1000 * evaluation:.1f} ms vs one epoch "
-              f"{1000 * epoch:.0f} ms = {100 * evaluation / epoch:.1f} %")
+        print(eval_line(f"{name} twins @ {batch}", eval_vs_epoch(ds, batch, args.rounds, hidden)))
 
 
 def summary_rows(args) -> None:
@@ -263,6 +287,67 @@ def summary_rows(args) -> None:
     print()
 
 
+# The classic tutorial loop as a program of its own, for 4 epochs over the first 8,000 training images: what a
+# short CLI run is compared with, start-up included (the engine's model and optimizer, one torch thread).
+CLASSIC_PROGRAM = """
+import sys, torch
+import torchvision.datasets as dsets, torchvision.transforms as transforms
+sys.path.insert(0, {repo!r})
+from bn_demo.config import PRESETS
+from bn_demo.model import build_twins, make_optimizer
+from bn_demo.runner import limit_torch_threads
+limit_torch_threads()
+train = dsets.MNIST({root!r}, train=True, transform=transforms.ToTensor(), download=False)
+loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train, range(8000)), batch_size=32, shuffle=True,
+                                     drop_last=True)
+cfg = PRESETS["tutorial"].config()
+model = build_twins(cfg.replace(model="bn"), 784, 10, "cpu")["bn"]
+opt = make_optimizer(cfg, model)
+for epoch in range(4):
+    for x, y in loader:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x.view(-1, 784)), y).backward()
+        opt.step()
+"""
+
+
+def startup_rows(root: Path, rounds: int) -> None:
+    """Whole processes, start to exit, interleaved within each round: the imports every torch program here
+    pays, the classic loop's 4 epochs, and 4-epoch CLI runs of the tutorial (one BN model without probes:
+    the classic loop's work; and the tutorial's default, both twins with probes)."""
+    repo = Path(__file__).resolve().parents[1]
+    cli = [sys.executable, "-m", "bn_demo", "train", "--preset", "tutorial", "--epochs", "4", "--quiet",
+           "--data-dir", str(root)]
+    rows = [
+        ("(i) python -c 'import torch'", [sys.executable, "-c", "import torch"]),
+        ("(ii) python -c 'import torch, torchvision' (imports torch._dynamo)",
+         [sys.executable, "-c", "import torch, torchvision"]),
+        ("(iii) classic loop, 4 epochs × 8,000 images", [sys.executable, "-c", CLASSIC_PROGRAM.format(
+            repo=str(repo), root=str(torchvision_root(root)))]),
+        ("(iv) CLI, tutorial, one BN model, no probes, 4 epochs", [*cli, "--model", "bn", "--no-probes"]),
+        ("(v) CLI, tutorial as it comes (BN + plain twins, probes), 4 epochs", cli),
+    ]
+    seconds: dict = {label: [] for label, _ in rows}
+    for _ in range(rounds):
+        for label, command in rows:
+            t0 = time.perf_counter()
+            subprocess.run(command, cwd=repo, check=True, stdout=subprocess.DEVNULL)
+            seconds[label].append(time.perf_counter() - t0)
+    print("| process, start to exit | seconds (median) | range |")
+    print("|---|---:|---:|")
+    for label, values in seconds.items():
+        print(f"| {label} | {statistics.median(values):.2f} | {min(values):.2f}–{max(values):.2f} |")
+    print()
+    imports, classic, one, twins = (seconds[label] for label, _ in rows[1:])
+    for name, run in (("(iv)", one), ("(v)", twins)):
+        # Per round, from that round's own processes: the drift between rounds cancels.
+        whole = [c / r for c, r in zip(classic, run)]
+        past_imports = [(c - i) / (r - i) for c, r, i in zip(classic, run, imports)]
+        print(f"{name}: the classic loop takes {statistics.median(whole):.2f}× as long, start-up included "
+              f"(range {min(whole):.2f}–{max(whole):.2f}); {statistics.median(past_imports):.2f}× after the imports "
+              f"both pay, (ii) (range {min(past_imports):.2f}–{max(past_imports):.2f})")
+
+
 def stop_latency(ds) -> float:
     runner = Runner(PRESETS["tutorial"].config(), dataset=ds).start()
     while runner.progress()["step"] < 200:
@@ -279,7 +364,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; each cell reports the median")
     parser.add_argument("--data-dir")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engine rows train")
-    parser.add_argument("--only", choices=("tutorial", "wide", "summaries"), help="one part of the table")
+    parser.add_argument("--only", choices=("tutorial", "wide", "summaries", "evaluation", "startup"),
+                        help="one part of the table")
+    parser.add_argument("--widths", type=lambda text: [int(w) for w in text.split(",")], default=[512, 1024],
+                        help="the wide rows' hidden widths (3 layers each)")
     args = parser.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -293,10 +381,18 @@ def main() -> None:
         summary_rows(args)
         return
     root, what = find_data(args.data_dir)
+    if args.only == "startup":
+        print(f"data: {what}; median of {args.rounds} interleaved rounds\n")
+        startup_rows(root, args.rounds)
+        return
     ds = load_dataset("mnist", root, download=False).to(DEVICE)
     print(f"data: {what}; median of {args.rounds} rounds × {args.seconds:g} s per cell\n")
     if args.only == "wide":
         wide_rows(ds, args)
+        return
+    if args.only == "evaluation":
+        for b in (32, 256):
+            print(eval_line(f"batch {b}, tutorial twins", eval_vs_epoch(ds, b, args.rounds)))
         return
     summary_rows(args)
     tv_root = torchvision_root(root)
@@ -309,7 +405,7 @@ def main() -> None:
         ("(e) engine, BN + plain twins in lockstep, default probes", lambda b: engine_loop(ds, b, args.seconds, "both", True)),
     ]
     batches = (32, 256)
-    results = interleaved(rows, batches, args.rounds)
+    results = medians(interleaved(rows, batches, args.rounds))
     print(f"| row | {' | '.join(f'samples/s @ batch {b}' for b in batches)} | {' | '.join(f'× (a) @ {b}' for b in batches)} |")
     print(f"|---|{'---:|' * (2 * len(batches))}")
     for label, _ in rows:
@@ -322,9 +418,8 @@ def main() -> None:
         print(f"batch {b}: (c)/(a) = {c / results['(a)'][b]:.1f}×, (d)/(c) = {results['(d)'][b] / c:.2f}, "
               f"(e)/(c) = {results['(e)'][b] / c:.2f}   (medians of {args.rounds} interleaved rounds)")
     for b in batches:
-        evaluation, epoch = eval_vs_epoch(ds, b)
-        print(f"batch {b}: one full evaluation of both twins ({len(ds.test_y):,} held-out) {1000 * evaluation:.1f} ms "
-              f"vs one epoch ({len(ds.train_y):,} samples) {1000 * epoch:.0f} ms = {100 * evaluation / epoch:.1f} %")
+        print(eval_line(f"batch {b}, tutorial twins ({len(ds.test_y):,} held-out, {len(ds.train_y):,} per epoch)",
+                        eval_vs_epoch(ds, b, args.rounds)))
     print(f"stop latency (tutorial run, stop at step 200): {1000 * stop_latency(ds):.0f} ms")
     print()
     wide_rows(ds, args)

@@ -264,7 +264,8 @@ class Experiment:
         layers = []
         for i, layer in enumerate(rec):
             linear = model.linears[i]
-            entry = {kind: probes.summarize(layer[kind], self.edges[(i, kind)]) for kind in probes.KINDS if kind in layer}
+            entry = probes.summarize_layer(layer, {kind: self.edges[(i, kind)] for kind in layer}, self.config.activation,
+                                           model.layer_input_kind)
             entry["grad_norm"] = float(linear.weight.grad.norm()) if linear.weight.grad is not None else math.nan
             entry["weight_norm"] = float(linear.weight.norm())
             entry["inactive_share"] = probes.inactive_share(self.config.activation, layer["act"])
@@ -312,45 +313,55 @@ class Experiment:
             twin.ics.add((self.step, l2, cos, rel))
             self.version += 1
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self) -> None:
         """Held-out loss and accuracy in eval mode over the whole split; for a BN twin (bn, noisy-bn) also
-        the accuracy with batch statistics (train-mode arithmetic, running buffers untouched). The noisy-BN
-        arm's noise is replaced by its mean here (model.BatchNoise): evaluation draws nothing."""
+        the accuracy with batch statistics (train-mode arithmetic on held-out mini-batches of the training
+        batch size, running buffers untouched). The noisy-BN arm's noise is replaced by its mean here
+        (model.BatchNoise): evaluation draws nothing.
+
+        Both passes start from one first-Linear output per chunk (for the tutorial net that layer is most of
+        the arithmetic), and every sum stays on the device until one transfer per twin (docs/engine.md)."""
         x, y = self.dataset.test_x, self.dataset.test_y
+        n = len(y)
+        batch = min(self.config.batch_size, n)
         for twin in [t for t in self.twins.values() if t.active]:
             model = twin.model
             model.eval()
-            loss_sum, correct = 0.0, 0
-            for start in range(0, len(y), EVAL_CHUNK):
+            loss_sums = []  # per chunk, float32 as F.cross_entropy returns it: summed on the host in order
+            correct = torch.zeros(2, dtype=torch.int64, device=y.device)  # eval mode, batch statistics
+            groups_left = n // batch if model.use_bn else 0
+            rest = None  # (first-Linear rows, labels) of a held-out mini-batch the next chunk completes
+            for start in range(0, n, EVAL_CHUNK):
                 self._check_stop()
-                logits = model.run(x[start : start + EVAL_CHUNK], bn_mode="running")
-                loss_sum += float(F.cross_entropy(logits, y[start : start + EVAL_CHUNK], reduction="sum"))
-                correct += int((logits.argmax(dim=1) == y[start : start + EVAL_CHUNK]).sum())
+                labels = y[start : start + EVAL_CHUNK]
+                first = model.linears[0](x[start : start + EVAL_CHUNK])
+                predicted = model.run(None, bn_mode="running", first=first)
+                loss_sums.append(F.cross_entropy(predicted, labels, reduction="sum"))
+                predicted = predicted.argmax(dim=1)
+                correct[0] += (predicted == labels).sum()
                 if start == 0:  # the gallery is the split's head: its predictions come free
-                    gallery = logits[:GALLERY_SIZE].argmax(dim=1).cpu().numpy()
-            acc_batch = math.nan
-            if model.use_bn:
-                acc_batch = self._batch_stats_accuracy(model, x, y)
+                    gallery = predicted[:GALLERY_SIZE]
+                if groups_left:
+                    if rest is not None:
+                        first, labels = torch.cat([rest[0], first]), torch.cat([rest[1], labels])
+                    groups = min(groups_left, len(labels) // batch)
+                    used, groups_left = groups * batch, groups_left - groups
+                    rest = (first[used:], labels[used:])
+                    if groups:
+                        logits = model.run(None, bn_mode="batch", first=first[:used].reshape(groups, batch, -1))
+                        correct[1] += (logits.argmax(dim=-1) == labels[:used].reshape(groups, batch)).sum()
             model.train()
-            loss = loss_sum / len(y)
+            packed = torch.cat([torch.stack(loss_sums).double(), correct.double(), gallery.double()]).tolist()
+            loss_sum = 0.0
+            for value in packed[: len(loss_sums)]:  # in chunk order, as floats: the same sum every time
+                loss_sum += value
+            acc, acc_batch = packed[len(loss_sums)] / n, packed[len(loss_sums) + 1] / (n // batch * batch)
             with self.lock:
-                twin.evals.add((self.step, self.step / self.steps_per_epoch, loss, correct / len(y), acc_batch))
-                twin.gallery = (self.step, gallery)
+                twin.evals.add((self.step, self.step / self.steps_per_epoch, loss_sum / n, acc,
+                                acc_batch if model.use_bn else math.nan))
+                twin.gallery = (self.step, np.asarray(packed[len(loss_sums) + 2 :], dtype=np.int64))
                 self.version += 1
-
-    def _batch_stats_accuracy(self, model, x, y) -> float:
-        batch = min(self.config.batch_size, len(y))
-        groups = len(y) // batch
-        per_chunk = max(1, EVAL_CHUNK // batch)
-        correct = 0
-        for g0 in range(0, groups, per_chunk):
-            self._check_stop()
-            g1 = min(groups, g0 + per_chunk)
-            xs = x[g0 * batch : g1 * batch].reshape(g1 - g0, batch, -1)
-            ys = y[g0 * batch : g1 * batch].reshape(g1 - g0, batch)
-            correct += int((model.run(xs, bn_mode="batch").argmax(dim=-1) == ys).sum())
-        return correct / (groups * batch)
 
     def _check_stop(self) -> None:
         if self.should_stop():

@@ -11,6 +11,7 @@ import torch
 from bn_demo import engine, probes
 from bn_demo.config import RunConfig
 from bn_demo.engine import Experiment
+from bn_demo.model import MLP
 from conftest import run_to_end
 
 EDGES = np.linspace(-1, 1, probes.N_BINS + 1)
@@ -80,6 +81,46 @@ def test_unit_percentiles_on_the_device_match_numpy(device):
     values = torch.randn(512, 48)
     np.testing.assert_allclose(probes.unit_percentiles(values.to(device)),
                                np.percentile(values.numpy(), probes.PAPER_PERCENTILES, axis=0).T, rtol=1e-5, atol=1e-6)
+
+
+def test_units_sort_like_torch(device):
+    values = torch.randn(512, 48, generator=torch.Generator().manual_seed(1))
+    values[3, 5], values[7, 5] = float("nan"), float("-inf")
+    values = values.to(device)
+    want = torch.sort(values, dim=0).values
+    assert torch.equal(probes.sort_units(values).nan_to_num(), want.nan_to_num())
+    index = ((torch.arange(probes.UNIT_QUANTILES, dtype=torch.float64) + 0.5) * 512 / probes.UNIT_QUANTILES).long()
+    assert torch.equal(probes.unit_quantiles(values).nan_to_num(), want[index.to(device)].nan_to_num())
+
+
+def _assert_identical_summary(got: dict, want: dict) -> None:
+    assert list(got) == list(want)
+    for key, value in want.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("activation,placement,arm", [("relu", "before", "bn"), ("relu", "before", "plain"),
+                                                      ("relu", "after", "bn"), ("tanh", "before", "bn")])
+def test_a_layers_summaries_equal_one_summary_per_kind(device, activation, placement, arm):
+    """summarize_layer reads a ReLU's sorted output off its input's sorted values: the same summaries."""
+    cfg = RunConfig(hidden=(40, 40), activation=activation, bn_placement=placement)
+    model = MLP(30, 10, cfg, arm=arm).to(device)
+    x = torch.randn(256, 30, generator=torch.Generator().manual_seed(2)).to(device)
+    edges = {"linear": EDGES * 3, "bn": EDGES * 4, "act": np.linspace(0, 3, probes.N_BINS + 1)}
+    rec = []
+    with torch.no_grad():
+        model.run(x, bn_mode="batch", record=rec)
+    rec[1]["linear"][0, :3] = torch.tensor([float("nan"), float("inf"), float("-inf")])  # finite ones only
+    for layer in rec:
+        got = probes.summarize_layer(layer, edges, activation, model.layer_input_kind)
+        assert list(got) == [kind for kind in probes.KINDS if kind in layer]
+        for kind, summary in got.items():
+            _assert_identical_summary(summary, probes.summarize(layer[kind], edges[kind]))
+    # A ReLU turns −inf into 0: with a non-finite input the output is summarised from its own values.
+    layer = {"linear": torch.tensor([[float("-inf"), 1.0, -2.0]]).to(device)}
+    layer["act"] = torch.relu(layer["linear"])
+    got = probes.summarize_layer(layer, {"linear": EDGES, "act": EDGES}, "relu", "linear")
+    assert got["act"]["nonfinite"] == 0 and got["act"]["counts"].sum() + got["act"]["over"] == 3
 
 
 def test_the_cpu_fetches_every_step_an_accelerator_in_windows(digits_on, device):

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bn_demo import probes
+from bn_demo import engine, probes
 from bn_demo.config import RunConfig
 from bn_demo.engine import Experiment
-from bn_demo.model import MLP, build_twins
+from bn_demo.model import MLP, batch_var, build_twins
 from conftest import assert_plain_data, run_to_end
 
 
@@ -48,6 +48,23 @@ def test_bn_forward_matches_the_formula():
     model.run(x, bn_mode="running", record=rec)
     running = gamma * (z - bn.running_mean) / torch.sqrt(bn.running_var + eps) + beta
     torch.testing.assert_close(rec[0]["bn"], running, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,scale,offset", [((7, 256, 32), 1.0, 0.0), ((512, 512), 0.01, 3.0), ((3, 60, 24), 30.0, 1e3),
+                                                ((1, 359, 40), 1e-3, 0.0), ((2, 7, 5), 1e4, 0.0), ((128, 16), 1.0, 100.0)])
+def test_batch_var_is_torch_var_bitwise(shape, scale, offset):
+    """The two-pass float64 variance gives torch.var's float32 values exactly, and under autograd torch.var
+    itself runs (the ICS measurement's gradients keep its backward)."""
+    g = torch.Generator().manual_seed(sum(shape))
+    z = torch.randn(shape, generator=g) * scale + offset * torch.randn(shape[-1], generator=g)
+    for unbiased in (False, True):
+        with torch.no_grad():
+            assert torch.equal(batch_var(z, unbiased), z.var(dim=-2, unbiased=unbiased, keepdim=True))
+    w = z.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(batch_var(w).sum(), [w])
+    v = z.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(v.var(dim=-2, unbiased=False, keepdim=True).sum(), [v])
+    assert torch.equal(grad, want)
 
 
 def test_bn_after_activation_normalises_the_activation():
@@ -232,6 +249,43 @@ def test_metrics_train_and_held_out(digits):
     assert again["acc"][-1] == bn["eval"]["acc"][-1] and again["loss"][-1] == bn["eval"]["loss"][-1]
     assert exp.twins["bn"].model.training
     assert_plain_data(snap)
+
+
+def _plain_evaluation(model, x, y, batch: int, chunk: int):
+    """The evaluation written plainly: eval mode chunk by chunk (the loss summed per chunk, then in order),
+    then batch statistics on each held-out mini-batch alone."""
+    with torch.no_grad():
+        model.eval()
+        loss, correct = 0.0, 0
+        for start in range(0, len(y), chunk):
+            logits = model.run(x[start : start + chunk], bn_mode="running")
+            loss += float(F.cross_entropy(logits, y[start : start + chunk], reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y[start : start + chunk]).sum())
+        gallery = model.run(x[: engine.GALLERY_SIZE], bn_mode="running").argmax(dim=1).cpu().numpy()
+        groups = len(y) // batch
+        in_batches = sum(int((model.run(x[g * batch : (g + 1) * batch], bn_mode="batch").argmax(dim=1)
+                              == y[g * batch : (g + 1) * batch]).sum()) for g in range(groups))
+        model.train()
+    return loss / len(y), correct / len(y), in_batches / (groups * batch) if model.use_bn else math.nan, gallery
+
+
+@pytest.mark.parametrize("batch,chunk", [(32, 100), (50, 8192), (359, 64)])
+def test_evaluation_equals_its_plain_definition(digits_on, device, monkeypatch, batch, chunk):
+    """One first-Linear pass serves eval mode and batch statistics, held-out mini-batches run across chunk
+    boundaries, sums reach the host once: the numbers are bitwise those of the plain definition."""
+    monkeypatch.setattr(engine, "EVAL_CHUNK", chunk)
+    cfg = small(steps=20, batch_size=batch, model="arms", arms=("bn", "plain", "layernorm", "noisy-bn"),
+                eval_every=10**6)
+    exp = Experiment(cfg, digits_on, device, probes_on=False)
+    for _ in range(20):
+        exp.train_step()
+    exp.evaluate()
+    x, y = digits_on.test_x, digits_on.test_y
+    for twin in exp.twins.values():
+        loss, acc, acc_batch, gallery = _plain_evaluation(twin.model, x, y, batch, chunk)
+        assert twin.evals.items()[-1][2:] == pytest.approx((loss, acc, acc_batch), rel=0, abs=0, nan_ok=True)
+        assert twin.gallery[0] == 20 and np.array_equal(twin.gallery[1], gallery)
+        assert twin.model.training
 
 
 def test_divergence_is_reported_not_raised(digits_on, device):

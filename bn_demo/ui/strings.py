@@ -83,8 +83,8 @@ EN: dict[str, str] = {
     "repeats": "Seeds side by side",
     "repeats_help": "Train the same settings with this many seeds (the seed above, then the next ones) in "
                     "lockstep, in one run: the loss and accuracy curves show their mean with a ±1 sd band, so you "
-                    "can tell a real difference from luck. Every other chart shows the first seed. Each seed adds "
-                    "the time of one more run.",
+                    "can tell a real difference from luck. Every other chart shows the first seed. Each extra seed "
+                    "adds a little less than one more run's time (it is trained and evaluated, not probed).",
     "pace": "Pace",
     "pace_full": "Full speed",
     "pace_slow": "Slow motion",
@@ -739,7 +739,8 @@ KO: dict[str, str] = {
     "repeats": "함께 돌릴 시드 수",
     "repeats_help": "같은 설정을 이 수만큼의 시드(위의 시드와 그다음 시드들)로 한 실행 안에서 나란히 학습합니다. "
                     "손실과 정확도 곡선은 시드 평균과 ±1 표준편차 띠로 그려져, 진짜 차이와 운을 가를 수 있습니다. "
-                    "다른 그래프는 모두 첫 시드를 보여 줍니다. 시드 하나마다 실행 한 번만큼 시간이 더 듭니다.",
+                    "다른 그래프는 모두 첫 시드를 보여 줍니다. 시드가 하나 늘 때마다 실행 한 번보다 조금 적은 시간이 더 "
+                    "듭니다(학습과 평가만 하고 프로브는 하지 않습니다).",
     "pace": "속도",
     "pace_full": "최고 속도",
     "pace_slow": "슬로 모션",
