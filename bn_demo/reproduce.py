@@ -26,10 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from . import record as rec
+from .backends import BACKENDS, BackendUnavailable
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
 from .seeds import stat
+from .ui import strings
 from .ui.figures import TWIN_COLORS
 from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
@@ -95,6 +97,34 @@ def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, e
                           device="cpu", versions=rec.library_versions(), dataset=dataset.describe(),
                           progress={"train_seconds": seconds})
     return {"record": record, "landscape": surfaces, "etas": list(etas), "seconds": seconds}
+
+
+def train_seeds(config: RunConfig, dataset: Dataset, seeds, *, backend: str = "thread", threads: int = 1,
+                progress=None, **measures) -> list[dict]:
+    """run_twins once per seed. thread: one after another in this process (`progress(seed)` gives each its
+    progress callback). ray: each seed a Ray task in a worker process of its own with one CPU, as many at
+    once as the cluster has CPUs (bn_demo/backends/ray_backend.ensure_ray connects); results come back as
+    plain data, in the order of `seeds`."""
+    if backend != "ray":
+        return [run_twins(config.replace(seed=seed), dataset, progress=progress(seed) if progress else None,
+                          **measures) for seed in seeds]
+    import ray
+
+    from .backends.ray_backend import ensure_ray
+
+    ours = ensure_ray()
+    try:
+        task = ray.remote(num_cpus=1)(_run_twins_in_worker)
+        shared = ray.put(dataset)
+        return ray.get([task.remote(config.replace(seed=seed), shared, threads, measures) for seed in seeds])
+    finally:
+        if ours:
+            ray.shutdown()
+
+
+def _run_twins_in_worker(config: RunConfig, dataset: Dataset, threads: int, measures: dict) -> dict:
+    torch.set_num_threads(threads)  # as run_cli does in its own process
+    return run_twins(config, dataset, **measures)
 
 
 def landscape_steps(steps: int, fractions=LANDSCAPE_AT) -> list[int]:
@@ -627,6 +657,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; 1 is fastest for these small twins on a shared machine")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--backend", choices=BACKENDS, default="thread",
+                        help="thread: the seeds one after another here; ray: each seed in a Ray worker, in parallel "
+                             "(pip install -r requirements-ray.txt; $BN_DEMO_RAY_ADDRESS or a local Ray)")
 
 
 def _seeds_type(text: str) -> tuple[int, ...]:
@@ -643,11 +676,16 @@ def run_cli(args) -> int:
     config = paper_config(steps=args.steps, dataset=args.dataset)
     seeds = args.seeds or tuple(range(config.seed, config.seed + DEFAULT_SEEDS))
     dataset = load_dataset(config.dataset, args.data_dir, download=not args.no_download)
-    return reproduce(args.figure, config, dataset, Path(args.out), seeds=seeds, png=not args.no_png, quiet=args.quiet)
+    try:
+        return reproduce(args.figure, config, dataset, Path(args.out), seeds=seeds, png=not args.no_png,
+                         quiet=args.quiet, backend=args.backend, threads=max(1, args.threads))
+    except BackendUnavailable as exc:
+        print(strings.t("cli_error", message=strings.t(f"backend_{exc.code}", **exc.facts)), file=sys.stderr)
+        return 1
 
 
 def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *, seeds=None, png: bool = True,
-              quiet: bool = False) -> int:
+              quiet: bool = False, backend: str = "thread", threads: int = 1) -> int:
     """Train once per seed (default: config.seed alone), measure, and write <out>/<name>.{html,png,json,md}
     for each figure; print the tables. The figure and the detailed tables are the first seed's."""
     def progress(seed):
@@ -657,10 +695,10 @@ def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *
     seeds = tuple(seeds or (config.seed,))
     names = ("fig1", "santurkar") if figure == "all" else (figure,)
     santurkar = "santurkar" in names
-    results = [run_twins(config.replace(seed=seed), dataset,
-                         landscape_at=landscape_steps(config.steps) if santurkar else (),
-                         ics_points=100 if santurkar else 50, progress=None if quiet else progress(seed))
-               for seed in seeds]
+    results = train_seeds(config, dataset, seeds, backend=backend, threads=threads,
+                          progress=None if quiet else progress,
+                          landscape_at=landscape_steps(config.steps) if santurkar else (),
+                          ics_points=100 if santurkar else 50)
     result = {**results[0], "seconds_per_seed": [r["seconds"] for r in results]}
     subtitle = f"{dataset_name(dataset.name, 'en')}, {config.steps:,} steps, seed {seeds[0]}"
     for name in names:

@@ -229,3 +229,24 @@ def test_a_sweep_and_seeds_side_by_side_on_ray_match_threads(backend, digits):
     a, b = (run.record() for run in runs)
     assert a["repeats"]["seeds"] == [SHORT["seed"] + 1]
     assert rec.dumps(a["repeats"]) == rec.dumps(b["repeats"])
+
+
+def test_reproduce_trains_its_seeds_on_ray_as_it_does_here(backend, digits):
+    """`reproduce --backend ray`: each seed in a Ray worker, the same numbers as one after another here."""
+    from bn_demo import reproduce as R
+
+    config = R.paper_config(steps=20, dataset="digits")
+    measures = dict(probe_points=5, eval_points=5, ics_points=5, landscape_at=(0, 20))
+    on_ray = R.train_seeds(config, digits, (1, 2), backend="ray", threads=1, **measures)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers (and as the command sets it): the same arithmetic
+    try:
+        here = R.train_seeds(config, digits, (1, 2), **measures)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(on_ray, here, strict=True):
+        assert a["record"]["config"]["seed"] == b["record"]["config"]["seed"]
+        assert series(a["record"]) == series(b["record"])
+        assert rec.dumps(a["landscape"]) == rec.dumps(b["landscape"])
