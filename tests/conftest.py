@@ -1,3 +1,4 @@
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -98,6 +99,41 @@ def wait_for(predicate, timeout=60.0):
             return True
         time.sleep(0.02)
     return False
+
+
+@contextlib.contextmanager
+def standing_in_registries(monkeypatch, **defaults):
+    """make(**kwargs): a one-slot server-wide registry (idle time-out 600 s, plus `defaults`) that stands in
+    for the server's for the test; every one made is disposed of afterwards."""
+    from bn_demo import sessions
+
+    made = []
+
+    def make(**kwargs):
+        registry = sessions.SessionRegistry(**{"slots": 1, "idle_timeout": 600, **defaults, **kwargs})
+        monkeypatch.setattr(sessions, "_default", registry)
+        made.append(registry)
+        return registry
+
+    try:
+        yield make
+    finally:
+        for registry in made:
+            dispose_registry(registry)
+
+
+@contextlib.contextmanager
+def local_ray_cluster():
+    """A local two-CPU Ray for the test module, as CI's machine has (no dashboard), shut down afterwards."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 def dispose_registry(registry) -> None:

@@ -17,7 +17,7 @@ from bn_demo.backends import BackendUnavailable, RunHandle, backend_name, get_ba
 from bn_demo.config import RunConfig
 from bn_demo.data import Dataset
 from bn_demo.runner import SlotPool
-from conftest import REPO, assert_plain_data, wait_for
+from conftest import REPO, assert_plain_data, local_ray_cluster, wait_for
 
 SHORT = dict(dataset="digits", hidden=(16, 16), steps=40, epochs=0, probe_every=10, ics_every=10, device="cpu", seed=3)
 LONG = dict(dataset="digits", hidden=(16, 16), epochs=200, probe_every=50, device="cpu")
@@ -61,13 +61,10 @@ ray = pytest.importorskip("ray", reason="ray not installed: the Ray backend test
 
 @pytest.fixture(scope="module")
 def backend():
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     from bn_demo.backends.ray_backend import RayBackend
 
-    yield RayBackend()
-    ray.shutdown()
+    with local_ray_cluster():
+        yield RayBackend()
 
 
 def live_actors():

@@ -24,7 +24,7 @@ from bn_demo.model import build_twins
 from bn_demo.runner import Budget, Runner
 from bn_demo.ui import state
 from bn_demo.ui.strings import duration, number, t
-from conftest import REPO, dispose_registry, wait_for
+from conftest import REPO, standing_in_registries, wait_for
 
 LONG = RunConfig(dataset="digits", hidden=(16,), epochs=200, probe_every=50, device="cpu")
 # Wide enough that a leak shows: the twins, their gradients and Adam's two moments are ~27 MB a run.
@@ -49,17 +49,8 @@ def parameters(config: RunConfig, n_features: int) -> int:
 @pytest.fixture
 def registry(monkeypatch):
     """make(**kwargs): a one-slot server registry standing in for the server's for this test."""
-    made = []
-
-    def make(**kwargs) -> sessions.SessionRegistry:
-        reg = sessions.SessionRegistry(slots=1, idle_timeout=600, **kwargs)
-        monkeypatch.setattr(sessions, "_default", reg)
-        made.append(reg)
-        return reg
-
-    yield make
-    for reg in made:
-        dispose_registry(reg)
+    with standing_in_registries(monkeypatch) as make:
+        yield make
 
 
 def infos(at: AppTest) -> str:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pytest
 from test_app import app, fresh_session, progress_text, wait_until  # noqa: F401  (the fixture resets sessions)
 
-from bn_demo import sessions
 from bn_demo.config import RunConfig
 from bn_demo.ui import state
 from bn_demo.ui.strings import t
-from conftest import dispose_registry, wait_for
+from conftest import local_ray_cluster, standing_in_registries, wait_for
 
 # 400 steps at 40 steps/s: about 10 s, long enough to watch across several page runs.
 SLOW = {"dataset": "digits", "steps": "400", "pace": "40", "depth": "2", "width": "16"}
@@ -23,17 +22,8 @@ RELEASE_WINDOW = 10.0  # seconds from a session's release until its actor and sl
 @pytest.fixture
 def registry(monkeypatch):
     """make(**kwargs): a registry on the backend $BN_DEMO_BACKEND would name, standing in for the server's."""
-    made = []
-
-    def make(**kwargs) -> sessions.SessionRegistry:
-        reg = sessions.SessionRegistry(slots=1, idle_timeout=600, backend="ray", **kwargs)
-        monkeypatch.setattr(sessions, "_default", reg)
-        made.append(reg)
-        return reg
-
-    yield make
-    for reg in made:
-        dispose_registry(reg)
+    with standing_in_registries(monkeypatch, backend="ray") as make:
+        yield make
 
 
 def test_an_unreachable_cluster_is_one_line_and_the_page_trains_in_threads(registry, monkeypatch):
@@ -59,11 +49,8 @@ ray = pytest.importorskip("ray", reason="ray not installed: the Ray page tests n
 
 @pytest.fixture(scope="module")
 def local_ray():
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with local_ray_cluster():
+        yield
 
 
 def leftovers() -> list[str]:
