@@ -1,8 +1,10 @@
 """Datasets held whole as tensors on the training device.
 
-MNIST and Fashion-MNIST come through torchvision (downloaded once into a data dir, then read from
-the original IDX files and checked); scikit-learn's bundled 8×8 digits work offline. The training
-loop slices these tensors directly: no per-sample PIL transform, no DataLoader.
+MNIST and Fashion-MNIST are downloaded once into a data dir by torchvision, then read from the
+original IDX files with NumPy and checked (a run with the files on disk never imports torchvision,
+whose import pulls in torch._dynamo: a second or two of every short run); scikit-learn's bundled 8×8
+digits work offline. The training loop slices these tensors directly: no per-sample PIL transform, no
+DataLoader.
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
 }
+# The published md5 of each .gz download, per folder: torchvision's MNIST.resources and
+# FashionMNIST.resources, copied so that checking files on disk needs no torchvision (a test keeps
+# them equal).
+GZ_MD5 = {
+    "MNIST": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "FashionMNIST": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+IDX_UBYTE = 0x08  # the IDX type code of unsigned bytes, the only type MNIST's files use
 
 
 class DataUnavailable(RuntimeError):
@@ -190,26 +210,25 @@ def read_idx_split(raw: Path, split: str, name: str) -> tuple[torch.Tensor, torc
     """Read and check one split's images and labels; any defect becomes a DataUnavailable that
     names the file and what is wrong with it."""
     import torch
-    from torchvision.datasets.mnist import read_image_file, read_label_file
 
     image_file, label_file, expected_count = IDX_FILES[split]
-    md5s = _md5_table(raw.parent.name)
-    images = _read_checked(raw / image_file, read_image_file, name, md5s)
-    labels = _read_checked(raw / label_file, read_label_file, name, md5s)
+    md5s = GZ_MD5[raw.parent.name]
+    images = _read_checked(raw / image_file, 3, name, md5s)
+    labels = _read_checked(raw / label_file, 1, name, md5s)
     if len(images) != expected_count and len(images) < 2:
         raise _unavailable(raw, name, "too_few_images", file=image_file, count=len(images), expected=expected_count)
-    if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+    if tuple(images.shape[1:]) != (28, 28):
         raise _unavailable(raw, name, "wrong_shape", file=image_file, shape=list(images.shape[1:]))
     if len(images) != len(labels):
         raise _unavailable(raw, name, "count_mismatch", file=image_file, label_file=label_file,
                            count=len(images), labels=len(labels))
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) > 9):
+    if len(labels) and int(labels.max()) > 9:  # uint8: never below 0
         raise _unavailable(raw, name, "labels_out_of_range", file=label_file)
-    x = images.reshape(len(images), -1).to(torch.float32).div_(255.0)
-    return x, labels.to(torch.int64)
+    x = torch.from_numpy(images.reshape(len(images), -1)).to(torch.float32).div_(255.0)
+    return x, torch.from_numpy(labels).to(torch.int64)
 
 
-def _read_checked(path: Path, reader, name: str, md5s: dict) -> torch.Tensor:
+def _read_checked(path: Path, ndim: int, name: str, md5s: dict) -> np.ndarray:
     if not path.exists():
         raise _unavailable(path.parent, name, "file_missing", file=path.name)
     gz = path.with_name(path.name + ".gz")
@@ -217,9 +236,24 @@ def _read_checked(path: Path, reader, name: str, md5s: dict) -> torch.Tensor:
     if gz.exists() and md5 and _md5(gz) != md5:
         raise _unavailable(path.parent, name, "md5_mismatch", file=gz.name)
     try:
-        return reader(str(path))
-    except Exception as exc:  # torchvision asserts on a bad header, numpy/torch raise on a short file
+        return read_idx(path, ndim)
+    except ValueError as exc:
         raise _unavailable(path.parent, name, "unreadable", type(exc).__name__, file=path.name) from exc
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """A uint8 IDX file with `ndim` dimensions as a writable array of that shape. It accepts what
+    torchvision's read_image_file (3) and read_label_file (1) accept: header bytes 0, 0, 0x08, ndim, then
+    ndim big-endian uint32 sizes, then exactly their product of bytes, at least one; anything else
+    raises ValueError."""
+    data = np.fromfile(path, dtype=np.uint8)
+    offset = 4 * (ndim + 1)
+    if len(data) <= offset or data[:4].tolist() != [0, 0, IDX_UBYTE, ndim]:
+        raise ValueError(f"not a uint8 IDX file with {ndim} dimensions, or no data after its header")
+    shape = tuple(int(d) for d in data[4:offset].view(">u4"))
+    if len(data) - offset != int(np.prod(shape)):
+        raise ValueError(f"{len(data) - offset} bytes of data for shape {shape}")
+    return data[offset:].reshape(shape)
 
 
 def _unavailable(where: Path, dataset: str, problem: str, detail: str = "", **facts) -> DataUnavailable:
@@ -228,13 +262,6 @@ def _unavailable(where: Path, dataset: str, problem: str, detail: str = "", **fa
     error = DataUnavailable(dataset, problem, detail, **facts)
     log.warning("%s [folder: %s]", error, Path(where).resolve())
     return error
-
-
-def _md5_table(folder: str) -> dict:
-    """torchvision's published md5 of each .gz download, for the dataset stored in `folder`."""
-    import torchvision.datasets as tvd
-
-    return dict(getattr(tvd, folder).resources)
 
 
 def _md5(path: Path) -> str:

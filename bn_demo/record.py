@@ -105,6 +105,7 @@ range (their share is reported beside it as `outside`).
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import io
 import json
 import math
@@ -141,11 +142,16 @@ class RecordError(ValueError):
 
 
 def library_versions() -> dict:
-    """The versions that decide a run's numbers (imported lazily: reading records needs no torch)."""
+    """The versions that decide a run's numbers (imported lazily: reading records needs no torch).
+    torchvision's comes from its package metadata, not an import: importing it costs a run a second or
+    two (it pulls in torch._dynamo) and a run on files already on disk never uses it. None when absent."""
     import torch
-    import torchvision
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+    try:
+        torchvision = importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        torchvision = None
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision,
             "numpy": np.__version__}
 
 
