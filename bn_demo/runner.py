@@ -309,8 +309,8 @@ class Runner:
 
         exp, config = self.experiment, self.config
         if exp is not None:
-            step, steps = self._lead().step, exp.total_steps
-            parameters = self._parameters()
+            step, steps = self._lead(exp).step, exp.total_steps
+            parameters = self._parameters(exp)
         else:
             from .config import training_split_size
 
@@ -414,15 +414,18 @@ class Runner:
         if self._should_stop():
             raise StopRequested
 
-    def _experiments(self) -> list[Experiment]:
-        return [self.experiment, *self.companions] if self.experiment is not None else []
+    def _experiments(self, first: Experiment | None = None) -> list[Experiment]:
+        """Every seed's experiment, the first seed's first. A reader in another thread passes the first seed's
+        experiment it already holds: the worker may let go of them all meanwhile (_drop)."""
+        first = first if first is not None else self.experiment
+        return [first, *self.companions] if first is not None else []
 
-    def _lead(self) -> Experiment:
+    def _lead(self, first: Experiment | None = None) -> Experiment:
         """The seed furthest along: the run's clock (the first seed's steps stop where its twins all diverged)."""
-        return max(self._experiments(), key=lambda e: e.step)
+        return max(self._experiments(first), key=lambda e: e.step)
 
-    def _parameters(self) -> int:
-        return sum(twin.parameters for e in self._experiments() for twin in e.twins.values())
+    def _parameters(self, first: Experiment | None = None) -> int:
+        return sum(twin.parameters for e in self._experiments(first) for twin in e.twins.values())
 
     def _train(self) -> None:
         for seed_run in self._experiments():
@@ -528,8 +531,8 @@ class Runner:
     def progress(self) -> dict:
         exp = self.experiment
         # Before the networks exist: step 0 of the steps asked for (a length in epochs needs the data's size).
-        where = self._lead().progress() if exp else {"step": 0, "total_steps": self.config.steps or None,
-                                                     "fraction": 0.0}
+        where = self._lead(exp).progress() if exp else {"step": 0, "total_steps": self.config.steps or None,
+                                                        "fraction": 0.0}
         step, total = where["step"], where["total_steps"]
         rate = self._samples_per_second
         if not rate and self.status == "running":  # no full window yet: report the partial one
