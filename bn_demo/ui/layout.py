@@ -154,7 +154,9 @@ def control_bar(runs: state.SessionRuns, config: RunConfig, error: ConfigError |
     if projector_on():
         st.caption(t("projector_settings", lang, preset=st.session_state[key("preset")],
                      dataset=dataset_name(config.dataset, lang), lr=f"{config.lr:g}", batch=config.batch_size,
-                     model=t(f"model_{config.model}", lang)))
+                     model=t(f"model_{config.model}", lang),
+                     seeds=t("projector_seeds", lang, first=config.seed, last=config.seeds[-1]) if config.repeats > 1
+                     else ""))
     if error is not None:
         st.error(error_line(error, lang), icon=":material/block:")
     elif active and runner.config.to_dict() != config.to_dict() and runner.fallback is None:

@@ -340,8 +340,9 @@ EN: dict[str, str] = {
     "projector": "Projector",
     "projector_help": "For a class at 1280×720: large chart text, the sidebar folded away, the lesson at full "
                       "width. The link keeps it (projector=1).",
-    "projector_settings": "{preset} · {dataset} · lr {lr} · batch {batch} · {model}. Turn off Projector to "
+    "projector_settings": "{preset} · {dataset} · lr {lr} · batch {batch} · {model}{seeds}. Turn off Projector to "
                           "change the settings.",
+    "projector_seeds": " · seeds {first}–{last}",
     "gallery_correct": "✓",
     "gallery_wrong": "✗",
     "gallery_truth": "true: {label}",
@@ -982,8 +983,9 @@ KO: dict[str, str] = {
     "projector": "프로젝터",
     "projector_help": "1280×720 수업 화면용: 그래프 글자를 크게, 사이드바는 접고, 수업 보기를 전체 너비로. 링크에 "
                       "남습니다 (projector=1).",
-    "projector_settings": "{preset} · {dataset} · 학습률 {lr} · 배치 {batch} · {model}. 설정을 바꾸려면 프로젝터를 "
-                          "끄세요.",
+    "projector_settings": "{preset} · {dataset} · 학습률 {lr} · 배치 {batch} · {model}{seeds}. 설정을 바꾸려면 "
+                          "프로젝터를 끄세요.",
+    "projector_seeds": " · 시드 {first}–{last}",
     "gallery_correct": "✓",
     "gallery_wrong": "✗",
     "gallery_truth": "정답: {label}",
