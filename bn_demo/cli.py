@@ -312,14 +312,6 @@ def outcome_word(code: str) -> str:
     return t("cli_outcome_collapsed") if code == "collapsed" else t(f"status_{code}")
 
 
-def outcome_step(twin: dict, code: str):
-    if code == "diverged":
-        return twin.get("diverged_at_step")
-    if code == "collapsed":
-        return twin.get("collapsed_at_step")
-    return None
-
-
 def twin_notes(name: str, twin: dict, n_layers: int) -> list[str]:
     """What happened to a twin, in order: a collapse (its layers), then a divergence (its reason)."""
     notes = []
@@ -347,7 +339,7 @@ def summary_table(record: dict) -> str:
     """The run at a glance: splits, device and speed, then per twin its outcome (a diverged or collapsed
     twin never reads "finished"), the step of that outcome, and its final numbers with the step of the
     evaluation they come from."""
-    from .record import mean_samples_per_second, seed_finals, twin_outcome
+    from .record import mean_samples_per_second, outcome_step, seed_finals, twin_outcome
 
     lines = dataset_lines(record.get("dataset"))
     p = record["progress"]
@@ -377,8 +369,7 @@ def summary_table(record: dict) -> str:
         spreads = []
         for name in record["twins"]:
             acc = stat(seed_finals(record, name, "test_acc"))
-            value = "—" if acc["mean"] is None else f"{100 * acc['mean']:.1f} ± {100 * (acc['sd'] or 0):.1f} %"
-            spreads.append(f"{strings.twin_label(name, LANG)} {value} (n={acc['n']})")
+            spreads.append(f"{strings.twin_label(name, LANG)} {_mean_sd(acc['mean'], acc['sd'], pct=True)} (n={acc['n']})")
         lines.append(t("cli_repeats_line", first=config["seed"], last=config["seed"] + config["repeats"] - 1,
                        spreads=", ".join(spreads)))
     lines += notes

@@ -335,6 +335,21 @@ def twin_outcome(twin: dict) -> str:
     return twin["status"]
 
 
+def outcome_step(twin: dict, outcome: str | None = None) -> int | None:
+    """The step of a twin's outcome (twin_outcome's code, worked out when not given): where it diverged or
+    collapsed; None for any other outcome."""
+    outcome = outcome or twin_outcome(twin)
+    return twin.get(f"{outcome}_at_step") if outcome in ("diverged", "collapsed") else None
+
+
+def finite_or_none(value) -> float | None:
+    """A number for a JSON file that keeps none but finite ones: NaN, ±inf and None become None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def nonlinearity_input_kind(record: dict, twin: str) -> str:
     """The recorded quantity that feeds the nonlinearity: the normalisation layer's output (BN, LayerNorm,
     noisy BN) when it sits before it, else the Linear output. This is the quantity every twin has and the
@@ -551,6 +566,30 @@ def loads(text: str | bytes) -> dict:
     return {k: _arrays(v) if k in _ARRAY_SECTIONS else v for k, v in document.items()}
 
 
+def read_json(text: str | bytes, error):
+    """A saved seeds or sweep file's JSON. Past MAX_RECORD_BYTES it raises error("bad_field", field="size"), if it
+    is not JSON error("not_json"): `error` is the reader's own exception class."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise error("bad_field", field="size")
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise error("not_json") from None
+
+
+def check_header(doc, fmt: str, version: int, fields: dict, error, not_this: str) -> None:
+    """What a seeds or sweep file shares with its kind: the format (else error(not_this)), the version (else
+    error("wrong_version", version=…)) and the types of its top-level fields (else error("bad_field",
+    field=…)); `error` is the reader's own exception class."""
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise error(not_this)
+    if doc.get("version") != version:
+        raise error("wrong_version", version=str(doc.get("version"))[:20])
+    for key, kind in fields.items():
+        if not isinstance(doc.get(key), kind):
+            raise error("bad_field", field=key)
+
+
 def check(document) -> None:
     """The schema's load-bearing parts: what every reader relies on. Raises RecordError."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -598,11 +637,6 @@ def _numeric(obj) -> bool:
     return obj is None or (isinstance(obj, (int, float)) and not isinstance(obj, bool))
 
 
-def write_json(path, record: dict) -> None:
-    """Write atomically: a failure leaves no half-written file behind."""
-    write_atomic(path, dumps(record))
-
-
 # -- CSV: one writer --------------------------------------------------------------------------------------
 
 
@@ -614,29 +648,33 @@ def to_csv(record: dict) -> str:
     The mode column says how each number was measured (a MODES code); seed is the run's first seed for
     every observed number and one of the other seeds for their curves (`repeats`); the run's metadata is in
     the JSON."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    return csv_text(CSV_COLUMNS, _csv_rows(record))
+
+
+def _csv_rows(record: dict):
     seed = record["config"].get("seed")
     repeats = record.get("repeats") or {"seeds": [], "twins": {}}
     for name, twin in record["twins"].items():
-        seeds = [(seed, twin), *zip(repeats["seeds"], repeats["twins"].get(name, []))]
-        for seed_number, seed_twin in seeds:
+        for seed_number, seed_twin in [(seed, twin), *zip(repeats["seeds"], repeats["twins"].get(name, []))]:
             train, held = seed_twin["train"], seed_twin["eval"]
             for i, step in enumerate(train["step"]):
-                writer.writerow([name, "train_batch", "train", int(step), csv_cell(train["loss"][i]),
-                                 csv_cell(train["acc"][i]), seed_number])
+                yield [name, "train_batch", "train", int(step), csv_cell(train["loss"][i]), csv_cell(train["acc"][i]),
+                       seed_number]
             for i, step in enumerate(held["step"]):
-                writer.writerow([name, "held_out", "eval", int(step), csv_cell(held["loss"][i]),
-                                 csv_cell(held["acc"][i]), seed_number])
+                yield [name, "held_out", "eval", int(step), csv_cell(held["loss"][i]), csv_cell(held["acc"][i]),
+                       seed_number]
                 if name in BATCH_STAT_ARMS:
-                    writer.writerow([name, "held_out", "eval_batch_stats", int(step), "",
-                                     csv_cell(held["acc_batch_stats"][i]), seed_number])
+                    yield [name, "held_out", "eval_batch_stats", int(step), "", csv_cell(held["acc_batch_stats"][i]),
+                           seed_number]
+
+
+def csv_text(columns, rows) -> str:
+    """A CSV with a header row, "\n" line ends: what every CSV this lab writes looks like (runs, seeds, sweeps)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
     return out.getvalue()
-
-
-def write_csv(path, record: dict) -> None:
-    write_atomic(path, to_csv(record))
 
 
 def csv_cell(value) -> str:

@@ -39,9 +39,6 @@ where that happened. sd is the sample standard deviation (n − 1 in the denomin
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import sys
 import time
@@ -77,18 +74,17 @@ def twin_result(twin: dict) -> dict:
     final, evals = twin["final"], twin["eval"]
     return {
         "outcome": outcome,
-        "outcome_step": twin.get("diverged_at_step") if outcome == "diverged"
-        else twin.get("collapsed_at_step") if outcome == "collapsed" else None,
+        "outcome_step": rec.outcome_step(twin, outcome),
         "diverged_at_step": twin.get("diverged_at_step"),
         "collapsed_at_step": twin.get("collapsed_at_step"),
         "collapsed_layers": [int(i) for i in (twin.get("collapsed_layers") or [])],
-        "final_test_acc": _number(final.get("test_acc")),
-        "final_test_loss": _number(final.get("test_loss")),
-        "final_train_loss": _number(final.get("train_loss")),
+        "final_test_acc": rec.finite_or_none(final.get("test_acc")),
+        "final_test_loss": rec.finite_or_none(final.get("test_loss")),
+        "final_train_loss": rec.finite_or_none(final.get("train_loss")),
         "final_eval_step": final.get("eval_step"),
         "parameters": twin.get("parameters"),
-        "eval": {"step": [int(s) for s in evals["step"]], "acc": [_number(a) for a in evals["acc"]],
-                 "loss": [_number(v) for v in evals["loss"]]},
+        "eval": {"step": [int(s) for s in evals["step"]], "acc": [rec.finite_or_none(a) for a in evals["acc"]],
+                 "loss": [rec.finite_or_none(v) for v in evals["loss"]]},
     }
 
 
@@ -101,13 +97,6 @@ def run_entry(record: dict, seed: int, seconds: float) -> dict:
         "seconds": seconds, "cadence": record.get("cadence"),
         "twins": {name: twin_result(twin) for name, twin in record["twins"].items()},
     }
-
-
-def _number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # -- the summary: mean and sd per twin and metric -----------------------------------------------------------
@@ -206,12 +195,7 @@ def dumps(doc: dict, indent: int | None = None) -> str:
 
 def loads(text: str | bytes) -> dict:
     """Parse and check a seeds file; its summary is recomputed from its runs. Raises SeedsError."""
-    if len(text) > rec.MAX_RECORD_BYTES:
-        raise SeedsError("bad_field", field="size")
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise SeedsError("not_json") from None
+    doc = rec.read_json(text, SeedsError)
     check(doc)
     doc["summary"] = summarize(doc["runs"], doc["twins"])
     return doc
@@ -219,13 +203,8 @@ def loads(text: str | bytes) -> dict:
 
 def check(doc) -> None:
     """What every reader relies on. Raises SeedsError."""
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SeedsError("not_seeds")
-    if doc.get("version") != SEEDS_VERSION:
-        raise SeedsError("wrong_version", version=str(doc.get("version"))[:20])
-    for key, kind in (("seeds", list), ("twins", list), ("runs", list), ("config", dict)):
-        if not isinstance(doc.get(key), kind):
-            raise SeedsError("bad_field", field=key)
+    rec.check_header(doc, FORMAT, SEEDS_VERSION, {"seeds": list, "twins": list, "runs": list, "config": dict},
+                     SeedsError, not_this="not_seeds")
     for i, run in enumerate(doc["runs"]):
         if not (isinstance(run, dict) and isinstance(run.get("seed"), int) and isinstance(run.get("twins"), dict)):
             raise SeedsError("bad_field", field=f"runs.{i}")
@@ -237,14 +216,10 @@ def check(doc) -> None:
 
 def to_csv(doc: dict) -> str:
     """One row per (seed, twin), readable by `pandas.read_csv(path)` as is; empty cells for none."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for run in doc["runs"]:
-        for name, twin in run["twins"].items():
-            writer.writerow([run["seed"], name, twin["outcome"], *(rec.csv_cell(twin[k]) for k in (
-                "outcome_step", *METRICS, "final_eval_step")), rec.csv_cell(run["steps"]), rec.csv_cell(run["total_steps"])])
-    return out.getvalue()
+    return rec.csv_text(CSV_COLUMNS, (
+        [run["seed"], name, twin["outcome"], *(rec.csv_cell(twin[k]) for k in ("outcome_step", *METRICS, "final_eval_step")),
+         rec.csv_cell(run["steps"]), rec.csv_cell(run["total_steps"])]
+        for run in doc["runs"] for name, twin in run["twins"].items()))
 
 
 

@@ -41,9 +41,6 @@ Sweep file, format "bn-lab-sweep", version SWEEP_VERSION (NaN and ±inf written 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import time
 
@@ -168,18 +165,17 @@ def arm_result(twin: dict, target: float) -> dict:
     accs = [float(a) for a in evals["acc"] if a is not None and math.isfinite(float(a))]
     return {
         "outcome": outcome,
-        "outcome_step": twin.get("diverged_at_step") if outcome == "diverged"
-        else twin.get("collapsed_at_step") if outcome == "collapsed" else None,
+        "outcome_step": rec.outcome_step(twin, outcome),
         "diverged_at_step": twin.get("diverged_at_step"),
         "collapsed_at_step": twin.get("collapsed_at_step"),
         "collapsed_layers": list(twin.get("collapsed_layers") or []),
         "steps_to_target": steps_to_target(evals, target),
         "best_test_acc": max(accs) if accs else None,
-        "final_test_acc": _number(final.get("test_acc")),
-        "final_test_loss": _number(final.get("test_loss")),
+        "final_test_acc": rec.finite_or_none(final.get("test_acc")),
+        "final_test_loss": rec.finite_or_none(final.get("test_loss")),
         "final_eval_step": final.get("eval_step"),
         "parameters": twin.get("parameters"),
-        "eval": {"step": [int(s) for s in evals["step"]], "acc": [_number(a) for a in evals["acc"]]},
+        "eval": {"step": [int(s) for s in evals["step"]], "acc": [rec.finite_or_none(a) for a in evals["acc"]]},
     }
 
 
@@ -192,13 +188,6 @@ def run_entry(record: dict, lr: float, seed: int, target: float, seconds: float)
         "train_seconds": progress.get("train_seconds"), "seconds": seconds, "cadence": record.get("cadence"),
         "arms": {name: arm_result(twin, target) for name, twin in record["twins"].items()},
     }
-
-
-def _number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # -- the computations ---------------------------------------------------------------------------------------
@@ -359,10 +348,7 @@ def dumps(doc: dict, indent: int | None = None) -> str:
 
 def loads(text: str | bytes) -> dict:
     """Parse and check a sweep file; its summary is recomputed from its runs. Raises SweepError."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise SweepError("not_json") from None
+    doc = rec.read_json(text, SweepError)
     check(doc)
     doc["summary"] = summarize(doc["runs"], doc["arms"], doc["target"], doc["lrs"])
     return doc
@@ -370,13 +356,8 @@ def loads(text: str | bytes) -> dict:
 
 def check(doc) -> None:
     """What every reader relies on. Raises SweepError."""
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SweepError("not_a_sweep")
-    if doc.get("version") != SWEEP_VERSION:
-        raise SweepError("wrong_version", version=str(doc.get("version"))[:20])
-    for key, kind in (("lrs", list), ("seeds", list), ("arms", list), ("runs", list), ("target", (int, float))):
-        if not isinstance(doc.get(key), kind):
-            raise SweepError("bad_field", field=key)
+    rec.check_header(doc, FORMAT, SWEEP_VERSION, {"lrs": list, "seeds": list, "arms": list, "runs": list,
+                                                  "target": (int, float)}, SweepError, not_this="not_a_sweep")
     for i, run in enumerate(doc["runs"]):
         if not (isinstance(run, dict) and isinstance(run.get("lr"), (int, float)) and isinstance(run.get("arms"), dict)):
             raise SweepError("bad_field", field=f"runs.{i}")
@@ -388,14 +369,10 @@ def check(doc) -> None:
 
 def to_csv(doc: dict) -> str:
     """One row per (lr, seed, arm), readable by `pandas.read_csv(path)` as is; empty cells for none."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for run in doc["runs"]:
-        for name, arm in run["arms"].items():
-            writer.writerow([repr(float(run["lr"])), run["seed"], name, arm["outcome"], rec.csv_cell(arm["outcome_step"]),
-                             rec.csv_cell(arm["steps_to_target"]), repr(float(doc["target"])), rec.csv_cell(arm["final_test_acc"]),
-                             rec.csv_cell(arm["final_eval_step"]), rec.csv_cell(arm["best_test_acc"]), rec.csv_cell(run["total_steps"])])
-    return out.getvalue()
+    return rec.csv_text(CSV_COLUMNS, (
+        [repr(float(run["lr"])), run["seed"], name, arm["outcome"], rec.csv_cell(arm["outcome_step"]),
+         rec.csv_cell(arm["steps_to_target"]), repr(float(doc["target"])), rec.csv_cell(arm["final_test_acc"]),
+         rec.csv_cell(arm["final_eval_step"]), rec.csv_cell(arm["best_test_acc"]), rec.csv_cell(run["total_steps"])]
+        for run in doc["runs"] for name, arm in run["arms"].items()))
 
 

@@ -1,5 +1,8 @@
 import contextlib
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,6 +137,46 @@ def local_ray_cluster():
         yield
     finally:
         ray.shutdown()
+
+
+def assert_file_round_trips(module, path) -> dict:
+    """A seeds or sweep file (`module` seeds or sweep): load → dump gives the file back, summary included, and
+    written again atomically it is the same text. Returns the JSON as written."""
+    text = path.read_text()
+    written = json.loads(text)
+    doc = module.loads(text)
+    assert json.loads(module.dumps(doc)) == written
+    again = path.with_name("again.json")
+    record.write_atomic(again, module.dumps(doc))
+    assert again.read_text() == text
+    return written
+
+
+def assert_refused(loads, error, cases) -> None:
+    """Each (text, code) of `cases` is refused by `loads` with an `error` of that code."""
+    for text, code in cases:
+        with pytest.raises(error) as info:
+            loads(text)
+        assert info.value.code == code, text[:80]
+
+
+# The CLI in a fresh interpreter, reporting its exit code and whether it imported torch.
+CLI_WRAPPER = """
+import json, sys
+from bn_demo.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
+"""
+
+
+def cli_in_subprocess(*args):
+    """`python -m bn_demo ARGS` in a fresh interpreter: (the process, {"code", "torch": imported it})."""
+    proc = subprocess.run([sys.executable, "-c", CLI_WRAPPER, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    return proc, json.loads(proc.stdout.splitlines()[-1])
 
 
 def dispose_registry(registry) -> None:

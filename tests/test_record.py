@@ -107,12 +107,12 @@ def test_the_csv_opens_with_pandas_as_is_and_matches_the_record(record):
 
 def test_writers_are_atomic_and_refuse_nothing_silently(tmp_path, record):
     path = tmp_path / "run.json"
-    rec.write_json(path, record)
+    rec.write_atomic(path, rec.dumps(record))
     same(record, rec.loads(path.read_text()))
-    rec.write_csv(tmp_path / "run.csv", record)
+    rec.write_atomic(tmp_path / "run.csv", rec.to_csv(record))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".bn-lab-")] == []
     with pytest.raises(OSError):
-        rec.write_json(tmp_path / "missing-folder" / "run.json", record)
+        rec.write_atomic(tmp_path / "missing-folder" / "run.json", rec.dumps(record))
 
 
 def test_drift_and_ics_comparison_are_computed_from_the_record(record):

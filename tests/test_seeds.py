@@ -19,7 +19,7 @@ from bn_demo import cli, seeds
 from bn_demo import record as rec
 from bn_demo.ui import strings
 from bn_demo.ui.strings import t
-from conftest import REPO
+from conftest import REPO, assert_file_round_trips, assert_refused, cli_in_subprocess
 
 # Digits, SGD, 60 steps. At lr 0.3 every seed finishes and the final accuracies differ between seeds (a
 # spread to summarise); at lr 10, measured on seeds 1-3: BN collapses on every seed (steps 30, 40, 20), the
@@ -149,49 +149,23 @@ def test_bad_seed_settings_are_refused_before_training(capsys, args, says):
 
 
 def test_the_seeds_file_round_trips_and_the_csv_reads_as_is(seeded):
-    text = seeded["out"].read_text()
-    written = json.loads(text)
+    written = assert_file_round_trips(seeds, seeded["out"])
     assert written["format"] == "bn-lab-seeds" and written["version"] == 1 and written["complete"] is True
     assert written["twins"] == ["bn", "plain"] and written["config"]["seed"] == 1 and written["config"]["lr"] == 0.3
-    doc = seeds.loads(text)
-    assert json.loads(seeds.dumps(doc)) == written  # load → dump gives the file back, summary included
-    again = seeded["out"].with_name("again.json")
-    rec.write_atomic(again, seeds.dumps(doc))
-    assert again.read_text() == text
     frame = pd.read_csv(seeded["csv"])
     assert tuple(frame.columns) == seeds.CSV_COLUMNS and len(frame) == 6
     row = frame[(frame.seed == 2) & (frame.twin == "bn")].iloc[0]
     assert row.outcome == "finished" and row.final_test_acc == written["runs"][1]["twins"]["bn"]["final_test_acc"]
-    for bad, code in (({**written, "format": "bn-lab-sweep"}, "not_seeds"), ({**written, "version": 2}, "wrong_version"),
-                      ({**written, "runs": [{"seed": 1, "twins": {"bn": {"outcome": "??"}}}]}, "bad_field"),
-                      ({**written, "twins": "bn"}, "bad_field")):
-        with pytest.raises(seeds.SeedsError) as info:
-            seeds.loads(json.dumps(bad))
-        assert info.value.code == code
-    with pytest.raises(seeds.SeedsError) as info:
-        seeds.loads("{not json")
-    assert info.value.code == "not_json"
-
-
-WRAPPER = """
-import json, sys
-from bn_demo.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
-"""
-
-
-def run_wrapped(*args):
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
-    return proc, json.loads(proc.stdout.splitlines()[-1])
+    assert_refused(seeds.loads, seeds.SeedsError, [
+        *((json.dumps(bad), code) for bad, code in (
+            ({**written, "format": "bn-lab-sweep"}, "not_seeds"), ({**written, "version": 2}, "wrong_version"),
+            ({**written, "runs": [{"seed": 1, "twins": {"bn": {"outcome": "??"}}}]}, "bad_field"),
+            ({**written, "twins": "bn"}, "bad_field"))),
+        ("{not json", "not_json")])
 
 
 def test_show_prints_a_seeds_files_tables_again_without_torch(seeded, tmp_path):
-    proc, report = run_wrapped("show", str(seeded["out"]))
+    proc, report = cli_in_subprocess("show", str(seeded["out"]))
     assert report == {"code": 0, "torch": False}, proc.stderr
     assert proc.stdout.rsplit("\n", 2)[0] + "\n" == seeded["table"]  # the tables as train printed them
     broken = tmp_path / "future.json"
@@ -203,7 +177,7 @@ def test_show_prints_a_seeds_files_tables_again_without_torch(seeded, tmp_path):
 
 
 def test_train_help_names_seeds_and_imports_no_torch():
-    proc, report = run_wrapped("train", "--help")
+    proc, report = cli_in_subprocess("train", "--help")
     assert report == {"code": 0, "torch": False}, proc.stderr
     assert "--seeds" in proc.stdout and "bn-lab-" in proc.stdout
 

@@ -16,7 +16,7 @@ import pytest
 from bn_demo import cli, sweep
 from bn_demo import record as rec
 from bn_demo.ui.strings import t
-from conftest import REPO
+from conftest import REPO, assert_file_round_trips, assert_refused, cli_in_subprocess
 
 # Measured on digits (seed 3, SGD, 60 steps, probes every 5 steps, evaluations every 10): at lr 10 the BN
 # twin collapses (every ReLU of a layer dead at step 20) and the plain twin diverges (step 6); at lr 0.3
@@ -177,23 +177,17 @@ def test_the_sweep_marks_divergence_and_collapse(swept):
 
 
 def test_the_sweep_file_round_trips_and_the_csv_reads_as_is(swept):
-    text = swept["out"].read_text()
-    written = json.loads(text)
+    written = assert_file_round_trips(sweep, swept["out"])
     assert written["format"] == "bn-lab-sweep" and written["version"] == 1
-    doc = sweep.loads(text)
-    assert json.loads(sweep.dumps(doc)) == written  # load → dump gives the file back, summary included
-    again = swept["out"].with_name("again.json")
-    rec.write_atomic(again, sweep.dumps(doc))
-    assert again.read_text() == text
     frame = pd.read_csv(swept["csv"])
     assert tuple(frame.columns) == sweep.CSV_COLUMNS and len(frame) == 4
     row = frame[(frame.lr == 10.0) & (frame.arm == "plain")].iloc[0]
     assert row.outcome == "diverged" and row.outcome_step == 6 and math.isnan(row.steps_to_target)
-    for bad, code in (({**written, "format": "bn-lab-run"}, "not_a_sweep"), ({**written, "version": 2}, "wrong_version"),
-                      ({**written, "runs": [{"lr": 0.1, "arms": {"bn": {"outcome": "??"}}}]}, "bad_field")):
-        with pytest.raises(sweep.SweepError) as info:
-            sweep.loads(json.dumps(bad))
-        assert info.value.code == code
+    assert_refused(sweep.loads, sweep.SweepError, [
+        *((json.dumps(bad), code) for bad, code in (
+            ({**written, "format": "bn-lab-run"}, "not_a_sweep"), ({**written, "version": 2}, "wrong_version"),
+            ({**written, "runs": [{"lr": 0.1, "arms": {"bn": {"outcome": "??"}}}]}, "bad_field"))),
+        (" " * (rec.MAX_RECORD_BYTES + 1), "bad_field")])  # an upload on the page is held to a record's size
     shown = subprocess.run([sys.executable, "-m", "bn_demo", "show", str(swept["out"])], cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0 and shown.stdout == swept["table"]
@@ -221,21 +215,8 @@ def test_bad_settings_are_refused_before_training(capsys, args, says):
     assert says in err and err.count("\n") == 1
 
 
-WRAPPER = """
-import json, sys
-from bn_demo.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
-"""
-
-
 def test_sweep_help_imports_no_torch():
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, "sweep", "--help"], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
-    report = json.loads(proc.stdout.splitlines()[-1])
+    proc, report = cli_in_subprocess("sweep", "--help")
     assert report == {"code": 0, "torch": False}, proc.stderr
     assert "--lrs" in proc.stdout and "--arms" in proc.stdout and "--optimizer" in proc.stdout
 

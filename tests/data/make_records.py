@@ -31,5 +31,5 @@ if __name__ == "__main__":
         runner = Runner(config).start()
         runner.join()
         assert runner.status in ("finished", "diverged"), runner.status
-        rec.write_json(HERE / name, runner.record())
+        rec.write_atomic(HERE / name, rec.dumps(runner.record()))
         print("wrote", HERE / name)
