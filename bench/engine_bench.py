@@ -1,6 +1,6 @@
 """Engine throughput on this machine: one table, one process, same model everywhere.
 
-    python bench/engine_bench.py [--device cpu|cuda] [--only tutorial|wide|summaries|evaluation|startup]
+    python bench/engine_bench.py [--device cpu|cuda] [--only tutorial|wide|summaries|evaluation|startup|record]
                                  [--seconds 1.5] [--rounds 7] [--widths 512,1024] [--data-dir ../shared/data]
 
 Rows (784-32-32-10 ReLU MLP with BN, Adam lr 0.01, the tutorial model):
@@ -17,6 +17,11 @@ Evaluation (--only evaluation): one full evaluation vs one epoch of the tutorial
 Summaries (--only summaries): probes.summarize's NumPy and torch paths on the engine's probe shapes.
 Start-up (--only startup): whole processes, start to exit, on this machine: a 4-epoch tutorial CLI run vs
 the classic loop's 4 epochs over the same 8,000 images, beside the imports that both pay.
+Record (--only record): what one page refresh costs the server while a run with the tutorial's MNIST step
+count is 6,000 steps in, for the tutorial twins and 3×(first of --widths) twins: reading the whole record
+vs reading what changed since the copy the page holds (record(since=cursor)) and merging it, after one
+step and after one refresh interval of training, with each answer's pickled size (what crosses from a
+Ray actor to the page's server).
 Row (a) is a CPU loop; (b) and every engine row run on --device.
 Data: the real MNIST test split when available (train on test[:8000]), else synthetic IDX files.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import resource
 import statistics
@@ -348,6 +354,51 @@ def startup_rows(root: Path, rounds: int) -> None:
               f"both pay, (ii) (range {min(past_imports):.2f}–{max(past_imports):.2f})")
 
 
+PAUSE_STEP = 6000  # the record bench reads a run this far in: its train series thinned twice
+
+
+def record_rows(ds, rounds: int, width: int) -> None:
+    from bn_demo import record as rec
+    from bn_demo.ui.layout import REFRESH_SECONDS
+
+    tutorial = PRESETS["tutorial"].config().replace(steps=FULL_MNIST_STEPS)  # a whole tutorial run's cadences
+    print(f"paused at step {PAUSE_STEP:,} of {FULL_MNIST_STEPS:,}; median of {rounds} reads\n")
+    print("| run | read | ms | pickled bytes |\n|---|---|---:|---:|")
+    for name, config in (("tutorial twins", tutorial), (f"3×{width} twins", tutorial.replace(hidden=(width,) * 3))):
+        runner = Runner(config, dataset=ds)
+        runner.set_pause_at(PAUSE_STEP)
+        runner.start()
+
+        def paused_at(step: int) -> None:
+            while not (runner.status == "paused" and runner.experiment.step == step):  # noqa: B023
+                time.sleep(0.05)
+
+        def cost(read) -> tuple[float, int]:
+            samples = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                answer = read()
+                samples.append(time.perf_counter() - t0)
+            return statistics.median(samples) * 1000, len(pickle.dumps(answer))
+
+        paused_at(PAUSE_STEP)
+        per_refresh = round(runner.progress()["samples_per_second"] / config.batch_size * REFRESH_SECONDS)
+        whole_ms, whole_bytes = cost(runner.record)
+        print(f"| {name} | whole record | {whole_ms:.2f} | {whole_bytes:,} |")
+        step = PAUSE_STEP
+        for label, steps in (("1 step", 1), (f"{per_refresh} steps (one {REFRESH_SECONDS:g} s refresh)", per_refresh)):
+            held = runner.record()
+            runner.step(steps)
+            step += steps
+            paused_at(step)
+            delta_ms, delta_bytes = cost(lambda: runner.record(since=held["cursor"]))  # noqa: B023
+            merged_ms, _ = cost(lambda: rec.merge(held, runner.record(since=held["cursor"])))  # noqa: B023
+            print(f"| {name} | delta after {label}: read / read and merged | {delta_ms:.2f} / {merged_ms:.2f} "
+                  f"| {delta_bytes:,} |", flush=True)
+        runner.stop()
+        runner.join()
+
+
 def stop_latency(ds) -> float:
     runner = Runner(PRESETS["tutorial"].config(), dataset=ds).start()
     while runner.progress()["step"] < 200:
@@ -364,7 +415,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; each cell reports the median")
     parser.add_argument("--data-dir")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engine rows train")
-    parser.add_argument("--only", choices=("tutorial", "wide", "summaries", "evaluation", "startup"),
+    parser.add_argument("--only", choices=("tutorial", "wide", "summaries", "evaluation", "startup", "record"),
                         help="one part of the table")
     parser.add_argument("--widths", type=lambda text: [int(w) for w in text.split(",")], default=[512, 1024],
                         help="the wide rows' hidden widths (3 layers each)")
@@ -389,6 +440,9 @@ def main() -> None:
     print(f"data: {what}; median of {args.rounds} rounds × {args.seconds:g} s per cell\n")
     if args.only == "wide":
         wide_rows(ds, args)
+        return
+    if args.only == "record":
+        record_rows(ds, args.rounds, args.widths[0])
         return
     if args.only == "evaluation":
         for b in (32, 256):

@@ -198,16 +198,16 @@ class Experiment:
         pending, self._pending = self._pending, []
         values = torch.stack([pair for _, _, pair in pending]).tolist()  # the one host transfer
         with self.lock:
+            self.version += 1
             for (twin, step, _), (loss_value, acc) in zip(pending, values):
                 if not twin.active:  # diverged earlier in this window
                     continue
                 twin.recent.append(loss_value)
-                twin.train.add((step, loss_value, acc))
+                twin.train.add((step, loss_value, acc), self.version)
                 reason, reason_values = self._divergence(twin, loss_value)
                 if reason:
                     twin.status, twin.diverged_at_step, twin.reason, twin.reason_values = (
                         "diverged", step, reason, reason_values)
-            self.version += 1
 
     def _divergence(self, twin: Twin, loss: float) -> tuple[str | None, dict]:
         """(reason code, its numbers) when this loss means the twin diverged, else (None, {})."""
@@ -254,10 +254,10 @@ class Experiment:
             record = self._probe_record(twin, records[twin.name])
             dead = [i for i, layer in enumerate(record["layers"]) if layer["inactive_share"] >= 1.0]
             with self.lock:
-                twin.probes.add(record)
+                self.version += 1
+                twin.probes.add(record, self.version)
                 if dead and self.config.activation == "relu" and twin.collapsed_at_step is None:
                     twin.collapsed_at_step, twin.collapsed_layers = self.step, dead
-                self.version += 1
 
     def _probe_record(self, twin: Twin, rec: list) -> dict:
         model = twin.model
@@ -310,8 +310,8 @@ class Experiment:
             g_norm = float(g.norm())
             rel.append(l2[-1] / g_norm if g_norm > 0 else math.nan)
         with self.lock:
-            twin.ics.add((self.step, l2, cos, rel))
             self.version += 1
+            twin.ics.add((self.step, l2, cos, rel), self.version)
 
     @torch.inference_mode()
     def evaluate(self) -> None:
@@ -358,10 +358,10 @@ class Experiment:
                 loss_sum += value
             acc, acc_batch = packed[len(loss_sums)] / n, packed[len(loss_sums) + 1] / (n // batch * batch)
             with self.lock:
-                twin.evals.add((self.step, self.step / self.steps_per_epoch, loss_sum / n, acc,
-                                acc_batch if model.use_bn else math.nan))
-                twin.gallery = (self.step, np.asarray(packed[len(loss_sums) + 2 :], dtype=np.int64))
                 self.version += 1
+                twin.evals.add((self.step, self.step / self.steps_per_epoch, loss_sum / n, acc,
+                                acc_batch if model.use_bn else math.nan), self.version)
+                twin.gallery = (self.step, np.asarray(packed[len(loss_sums) + 2 :], dtype=np.int64))
 
     def _check_stop(self) -> None:
         if self.should_stop():
@@ -374,27 +374,35 @@ class Experiment:
         return {"step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
                 "fraction": step / self.total_steps}
 
-    def record_parts(self) -> dict:
+    def record_parts(self, since: int | None = None) -> dict:
         """The experiment's part of the run record (bn_demo/record.py): rows copied under the lock,
-        then turned into columns outside it, so training waits only for the copy."""
+        then turned into columns outside it, so training waits only for the copy. `since`: the engine
+        version of the parts a reader holds; then each series brings only its rows written after it
+        (BoundedSeries.since) and each twin its `kept` counts: the parts of a delta."""
         with self.lock:
-            raw = {
-                name: dict(
+            if since is not None and not 0 <= since <= self.version:  # not a version of this experiment
+                since = None
+            raw = {}
+            for name, t in self.twins.items():
+                series = {"train": t.train, "eval": t.evals, "probes": t.probes, "ics": t.ics}  # record sections
+                changes = {key: s.since(since) if since is not None else (0, s.items()) for key, s in series.items()}
+                raw[name] = dict(
                     status=t.status, diverged_at_step=t.diverged_at_step, reason=t.reason,
                     reason_values=dict(t.reason_values), collapsed_at_step=t.collapsed_at_step,
                     collapsed_layers=list(t.collapsed_layers), parameters=t.parameters,
                     parameter_groups=dict(t.parameter_groups), weight_decay_on=list(t.weight_decay_on),
-                    train=t.train.items(), evals=t.evals.items(), probes=t.probes.items(), ics=t.ics.items(),
+                    **{key: rows for key, (_, rows) in changes.items()}, last_eval=t.evals.latest,
                     recent=list(t.recent), gallery=t.gallery,
+                    kept={key: keep for key, (keep, _) in changes.items()} if since is not None else None,
                 )
-                for name, t in self.twins.items()
-            }
             step, version = self.step, self.version
             edges = dict(self.edges)
             events = [dict(event) for event in self.events]
         return {
             "progress": self.progress(step),
             "engine_version": version,
+            "cursor": [version],
+            "since": [since] if since is not None else None,
             "cadence": {"probe_every": self.probe_every, "ics_every": self.ics_every, "eval_every": self.eval_every},
             "n_layers": self.n_layers,
             "probe": {"size": int(self.probe_x.shape[0]), "percentile_ranks": list(probes.TB_PERCENTILES),

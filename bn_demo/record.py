@@ -37,6 +37,10 @@ lists in JSON, NaN and ±inf written as null)::
                     batch × parameters), step_limit (work in steps), hit: seconds | work | null
     fallback        null, or the data_unavailable error that made this run use the offline dataset
     engine_version  bumped by the engine on every write: equal versions, equal record
+    cursor          null before the run's networks exist, else [int]: each experiment's engine version at this
+                    record (the first seed's, then the other seeds' in `repeats` order). A reader that keeps
+                    this record may ask the run for record(since=cursor): the answer is a delta (below)
+    since           null in a whole record; in a delta, the cursor it continues from
     cadence         probe_every, ics_every, eval_every (steps)
     n_layers        hidden layers; layer i (0-based) is "hidden i+1", layer n_layers is the output
     probe           size (examples in the fixed probe batch), percentile_ranks (TensorBoard's nine),
@@ -94,6 +98,13 @@ lists in JSON, NaN and ±inf written as null)::
                     seed, in that order: status, reason, diverged_at_step, collapsed_at_step, and train, eval,
                     final as in `twins`]}}. Everything else in the record is the first seed's; seed_spread()
                     gives one series' mean ± sd over all the seeds.
+
+A delta is a record whose `since` is not null: every field is as in a whole record at its own cursor,
+except each twin's series sections (train, eval, probes, ics; in `repeats` entries train and eval),
+which hold only the rows that changed, and the twin's (and each repeats entry's) `kept`
+{section: n}: keep the first n rows of that section held at `since`, then append these. n is 0 when
+the series was thinned since (history.BoundedSeries), so the whole section comes again. merge()
+makes the whole record; a backend may always answer with a whole record instead.
 
 Probe summaries are always taken on the fixed edges chosen at the first probe, so histograms of
 different steps and twins share one axis; values outside them are counted in under/over. The drift
@@ -177,7 +188,8 @@ def empty(run_id: int, status: str, config: dict) -> dict:
         "progress": {"step": 0, "total_steps": config.get("steps") or None, "steps_per_epoch": None, "fraction": 0.0,
                      "samples_per_second": 0.0, "eta_seconds": None, "train_seconds": 0.0, "queue_position": None},
         "cadence": None, "n_layers": len(config.get("hidden", ())), "probe": None, "gallery": None, "events": [],
-        "budget": None, "fallback": None, "engine_version": 0, "twins": {}, "repeats": None,
+        "budget": None, "fallback": None, "engine_version": 0, "cursor": None, "since": None, "twins": {},
+        "repeats": None,
     }
 
 
@@ -194,11 +206,14 @@ def assemble(*, run_id: int, status: str, config: dict, parts: dict | None = Non
     return record
 
 
+EVAL_COLUMNS = ("step", "epoch", "loss", "acc", "acc_batch_stats")
+
+
 def twin_record(raw: dict, edges: dict, n_layers: int, last_width: int) -> dict:
-    """One twin's part of the record from the engine's plain rows (Experiment.record_parts)."""
-    evals = columns(raw["evals"], ("step", "epoch", "loss", "acc", "acc_batch_stats"))
+    """One twin's part of the record from the engine's plain rows (Experiment.record_parts); with the
+    rows of a delta (raw["kept"] not None), the twin's part of a delta."""
     gallery = raw["gallery"]
-    return {
+    twin = {
         "status": raw["status"],
         "diverged_at_step": raw["diverged_at_step"],
         # A collapse is stated, not enforced: the twin's status stays as it is, its reason says "collapsed".
@@ -210,13 +225,16 @@ def twin_record(raw: dict, edges: dict, n_layers: int, last_width: int) -> dict:
         "parameter_groups": dict(raw.get("parameter_groups") or {}),
         "weight_decay_on": list(raw.get("weight_decay_on") or []),
         "train": columns(raw["train"], ("step", "loss", "acc")),
-        "eval": evals,
-        "final": final_numbers(raw["recent"], evals),
+        "eval": columns(raw["eval"], EVAL_COLUMNS),
+        "final": final_numbers(raw["recent"], raw["last_eval"]),
         "probes": probe_columns(raw["probes"], edges, n_layers, last_width),
         "ics": ics_columns(raw["ics"]),
         "gallery": ({"step": gallery[0], "predictions": gallery[1]} if gallery
                     else {"step": None, "predictions": np.zeros(0, dtype=np.int64)}),
     }
+    if raw.get("kept") is not None:
+        twin["kept"] = raw["kept"]
+    return twin
 
 
 SUMMARY_KEYS = ("under", "over", "nonfinite", "mean", "std")
@@ -260,16 +278,16 @@ def ics_columns(rows: list) -> dict:
             **{k: np.array([r[1 + j] for r in rows], dtype=np.float64) for j, k in enumerate(ICS_KEYS)}}
 
 
-def final_numbers(train_recent: list, evals: dict) -> dict:
-    last = len(evals["step"]) - 1
-    pick = (lambda key: float(evals[key][last])) if last >= 0 else (lambda key: math.nan)
+def final_numbers(train_recent: list, last_eval: tuple | None) -> dict:
+    """`final` from the latest training losses and the latest evaluation's row (EVAL_COLUMNS), if any."""
+    step, _, loss, acc, acc_batch_stats = last_eval if last_eval is not None else (None, 0, *(math.nan,) * 3)
     return {
         "train_loss": float(np.mean(train_recent)) if train_recent else math.nan,
         "train_loss_window": len(train_recent),
-        "test_loss": pick("loss"),
-        "test_acc": pick("acc"),
-        "test_acc_batch_stats": pick("acc_batch_stats"),
-        "eval_step": int(evals["step"][last]) if last >= 0 else None,
+        "test_loss": float(loss),
+        "test_acc": float(acc),
+        "test_acc_batch_stats": float(acc_batch_stats),
+        "eval_step": int(step) if step is not None else None,
     }
 
 
@@ -282,8 +300,60 @@ REPEAT_KEYS = ("status", "reason", "diverged_at_step", "collapsed_at_step", "tra
 def repeats_block(seeds, parts: list[dict]) -> dict:
     """The record's `repeats` from the other seeds' Experiment.record_parts(), in the order of `seeds`."""
     arms = parts[0]["twins"] if parts else {}
-    return {"seeds": list(seeds),
-            "twins": {arm: [{k: p["twins"][arm][k] for k in REPEAT_KEYS} for p in parts] for arm in arms}}
+    return {"seeds": list(seeds), "twins": {arm: [_repeat_entry(p["twins"][arm]) for p in parts] for arm in arms}}
+
+
+def _repeat_entry(twin: dict) -> dict:
+    entry = {k: twin[k] for k in REPEAT_KEYS}
+    if "kept" in twin:  # a delta: the entry's own series sections only
+        entry["kept"] = {section: twin["kept"][section] for section in ("train", "eval")}
+    return entry
+
+
+def merge(held: dict | None, fresh: dict) -> dict | None:
+    """The whole record a reader has after `fresh`, the run's answer to record(since=held["cursor"]): fresh
+    itself when it is whole, else held with fresh's changes (new arrays; neither record is changed). None
+    when fresh does not continue held (another run, another cursor): ask for the whole record then."""
+    if fresh.get("since") is None:
+        return fresh
+    if held is None or held.get("run_id") != fresh["run_id"] or held.get("cursor") != fresh["since"]:
+        return None
+    try:
+        twins = {arm: _merge_twin(held["twins"][arm], twin) for arm, twin in fresh["twins"].items()}
+        repeats = fresh.get("repeats")
+        if repeats:
+            held_entries = held["repeats"]["twins"]
+            repeats = {**repeats, "twins": {arm: [_merge_twin(old, new) for old, new in
+                                                  zip(held_entries[arm], entries, strict=True)]
+                                            for arm, entries in repeats["twins"].items()}}
+    except (KeyError, TypeError, ValueError):  # shapes or sections that do not line up: not a continuation
+        return None
+    return {**fresh, "since": None, "twins": twins, "repeats": repeats}
+
+
+def _merge_twin(held: dict, twin: dict) -> dict:
+    merged = {k: v for k, v in twin.items() if k != "kept"}
+    for section, keep in twin["kept"].items():
+        merged[section] = _append(held[section], twin[section], keep)
+    return merged
+
+
+def _append(held, new, keep: int):
+    """A series section (a tree of arrays with one row per observation) = held's first `keep` rows + new's.
+    new is None, or lacks a field, where the delta has no rows (a probe's kinds come with its first row)."""
+    if keep == 0:
+        return new
+    if isinstance(held, dict):
+        new = new or {}
+        if not new.keys() <= held.keys():
+            raise ValueError("a delta's fields are not the held section's")
+        return {key: value if key == "edges" else _append(value, new.get(key), keep) for key, value in held.items()}
+    if isinstance(held, list):  # one entry per layer
+        return [_append(h, n, keep) for h, n in zip(held, new or [None] * len(held), strict=True)]
+    held = np.asarray(held)
+    if len(held) < keep:
+        raise ValueError("a delta keeps more rows than are held")
+    return held[:keep] if new is None or len(new) == 0 else np.concatenate([held[:keep], new])
 
 
 def seed_finals(record: dict, arm: str, key: str) -> list:

@@ -559,8 +559,9 @@ class Runner:
         exp = self.experiment
         return wanted if wanted is not None else exp.lr if exp is not None else self.config.lr
 
-    def record(self) -> dict:
-        """The run record (bn_demo/record.py): everything a view may show, as plain data."""
+    def record(self, since: list[int] | None = None) -> dict:
+        """The run record (bn_demo/record.py): everything a view may show, as plain data. `since`: the
+        cursor of a record of this run the reader holds; then the answer is a delta (record.merge)."""
         with self._lock:
             status, error, stop_reason = self.status, self.error, self.stop_reason
         exp = self.experiment
@@ -569,13 +570,20 @@ class Runner:
         if exp is not None:  # where the run stands comes with the engine's snapshot, consistent with its series
             for key in exp.progress():
                 progress.pop(key)
-        parts = exp.record_parts() if exp is not None else None
-        companions = list(self.companions) if parts is not None else []
-        if companions:  # the other seeds' curves; the run's clock and version count every seed
-            others = [seed_run.record_parts() for seed_run in companions]
+        experiments = self._experiments(exp)
+        if since is not None and len(since) == len(experiments):
+            every = [e.record_parts(version) for e, version in zip(experiments, since)]
+            if any(part["since"] is None for part in every):  # a version none of them wrote: the whole record
+                every = [e.record_parts() for e in experiments]
+        else:  # no cursor, or one of another set of experiments (the other seeds were still being built)
+            every = [e.record_parts() for e in experiments]
+        parts, *others = every or [None]
+        if others:  # the other seeds' curves; the run's clock, version and cursor count every seed
             parts["repeats"] = rec.repeats_block(self.config.seeds[1:], others)
             parts["engine_version"] += sum(other["engine_version"] for other in others)
             parts["progress"] = max([parts, *others], key=lambda p: p["progress"]["step"])["progress"]
+            parts["cursor"] = [version for part in (parts, *others) for version in part["cursor"]]
+            parts["since"] = parts["since"] and [version for part in (parts, *others) for version in part["since"]]
         record = rec.assemble(
             run_id=self.run_id, status=status, config=self.config.to_dict(),
             parts=parts, stop_reason=stop_reason, error=error,

@@ -115,6 +115,44 @@ def two_training_one_queued(backend, digits):
             run.stop()
 
 
+def test_the_handle_reads_deltas_from_its_actor_and_holds_the_whole_record(backend, digits):
+    run = backend.start(RunConfig(**{**SHORT, "steps": 400, "pace": 100.0}), dataset=digits)
+    asked, answers = [], []
+    call = run._call
+
+    def spy(method, *args, **kwargs):  # what crosses the process boundary
+        answer = call(method, *args, **kwargs)
+        if method == "record":
+            asked.append(args[0] if args else None)
+            answers.append(answer)
+        return answer
+
+    run._call = spy
+    run.set_pause_at(150)
+    try:
+        def read_until_paused() -> bool:
+            assert run.record()["since"] is None  # the page always gets a whole record
+            return run.status == "paused"
+
+        assert wait_for(read_until_paused, 60)
+        held = run.record()
+        assert series(held) == series(run._stamp(call("record")))  # the merged copy is the actor's whole record
+        assert asked[0] is None and any(asked[1:])  # the first read whole, the later ones since a cursor
+        assert any(a["twins"]["bn"]["kept"]["train"] > 0 for a in answers[1:] if a["since"] is not None)
+    finally:
+        run.stop()
+    assert wait_for(lambda: live_actors() == [], 10)
+
+
+def test_the_page_asks_the_cluster_for_its_slots_at_most_once_per_interval(backend, monkeypatch):
+    asked = []
+    cluster_resources = ray.cluster_resources
+    monkeypatch.setattr(ray, "cluster_resources", lambda: asked.append(1) or cluster_resources())
+    fresh = backend.stats()
+    assert [backend.stats(max_age=60) for _ in range(5)] == [fresh] * 5 and len(asked) == 1
+    assert backend.stats() == fresh and len(asked) == 2  # max_age 0: asked again
+
+
 def test_commands_and_queue_on_ray(backend, digits):
     with two_training_one_queued(backend, digits) as (first, second, third):
         assert third.queue_position() == 1

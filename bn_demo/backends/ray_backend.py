@@ -107,8 +107,8 @@ class _RunActor:
         self.runner.join()
         return self.runner.record()
 
-    def record(self) -> dict:
-        return self.runner.record()
+    def record(self, since: list[int] | None = None) -> dict:
+        return self.runner.record(since)
 
     def progress(self) -> dict:
         return self.runner.progress()
@@ -324,15 +324,21 @@ class RayRun:
             return None
         return self.backend.position(self)
 
-    def record(self) -> dict:
+    def record(self, since: list[int] | None = None) -> dict:
+        """Always the whole record, whatever `since` asks: the handle keeps the latest one and asks its
+        actor only for what changed after it, so a long run's series cross the process boundary once."""
         if self._final is not None:
             return copy.copy(self._final)
         if not self.placed:
             return self._queued_record()
-        record = self._call("record")
+        held = self._last
+        fresh = self._call("record", held["cursor"] if held else None)
+        record = rec.merge(held, self._stamp(fresh)) if fresh is not None else None
+        if record is None and fresh is not None:  # not a continuation of what the handle holds
+            fresh = self._call("record")
+            record = self._stamp(fresh) if fresh is not None else None
         if record is None:  # the worker was lost meanwhile, or did not answer in time
             return copy.copy(self._final or self._last or self._queued_record())
-        record = self._stamp(record)
         self._waiting = record["status"] == "queued"
         if self._waiting:  # queued again after its pause grace: its place among this server's waiting runs
             record["progress"]["queue_position"] = self.backend.position(self)
@@ -546,6 +552,7 @@ class RayBackend:
         self._order = itertools.count()
         self._runs: dict[RayRun, int] = {}  # live runs -> start order
         self._monitor: threading.Thread | None = None
+        self._stats: tuple[float, dict | None] = (0.0, None)  # (monotonic time, stats()) of the latest answer
 
     def start(self, config: RunConfig, **kwargs) -> RayRun:
         kwargs.pop("slots", None)
@@ -602,10 +609,19 @@ class RayBackend:
                 else:
                     placing[ref]._create_actor()
 
-    def stats(self) -> dict:
-        total, free = ray.cluster_resources(), ray.available_resources()
-        return {"backend": self.name, "slots": int(total.get("CPU", 0)), "free": int(free.get("CPU", 0)),
-                "gpus": total.get("GPU", 0), "free_gpus": free.get("GPU", 0), "nodes": len(ray.nodes())}
+    def stats(self, max_age: float = 0.0) -> dict:
+        """The cluster's slots and GPUs, free and in all. `max_age`: an answer taken up to this many seconds
+        ago will do, so a page's refreshes ask the cluster (three calls, ~1 ms) once per interval, not once
+        per open session."""
+        with self._lock:
+            taken, answer = self._stats
+        if answer is None or time.monotonic() - taken > max_age:
+            total, free = ray.cluster_resources(), ray.available_resources()
+            answer = {"backend": self.name, "slots": int(total.get("CPU", 0)), "free": int(free.get("CPU", 0)),
+                      "gpus": total.get("GPU", 0), "free_gpus": free.get("GPU", 0), "nodes": len(ray.nodes())}
+            with self._lock:
+                self._stats = (time.monotonic(), answer)
+        return dict(answer)
 
     def shutdown(self) -> None:
         """Stop every live run (their actors go); disconnect from Ray if this backend connected."""

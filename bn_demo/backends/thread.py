@@ -27,7 +27,7 @@ class ThreadBackend:
         kwargs.setdefault("pause_grace", self.pause_grace)
         return ThreadRun(config, **kwargs).start()
 
-    def stats(self) -> dict:
+    def stats(self, max_age: float = 0.0) -> dict:  # counted here, always fresh
         if self.slots is None:
             return {"backend": self.name, "slots": None, "free": None}
         return {"backend": self.name, "slots": self.slots.size,

@@ -217,7 +217,7 @@ def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: boo
         st.rerun()  # the run ended or paused: redraw the buttons, stop the timer
     if was_loading and runner.has_first_point:
         st.rerun()  # the first point has arrived: the sidebar's data state changes, the timer slows down
-    snap = runner.record()
+    snap = runs.record(runner)
     status_panel(snap, lang)
     if not snap.get("twins"):
         return

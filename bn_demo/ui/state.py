@@ -3,7 +3,8 @@
 A session's runs live in the server-wide registry (bn_demo/sessions.py), the one place runs are
 tracked: at most one current run per session, under the server's slot limit and per-run budget.
 The page's object for the session keeps only summaries of its last few finished runs. The Runner
-trains in its own thread and never calls Streamlit; the page only reads its `record()`. The session's
+trains in its own thread and never calls Streamlit; the page only reads its `record()`, asking for
+what changed since the copy the session holds (SessionRuns.record, record.merge). The session's
 object lives in `st.cache_resource(scope="session")`, whose release (the browser went away) stops
 the session's run and frees it, so an abandoned tab never keeps a CPU or memory busy.
 """
@@ -17,6 +18,7 @@ import uuid
 
 import streamlit as st
 
+from .. import record as rec
 from ..config import RunConfig
 from ..data import DataUnavailable, dataset_state, resolve_data_dir
 from ..runner import ACTIVE, Runner
@@ -26,6 +28,7 @@ HISTORY_SIZE = 5  # finished runs a session keeps for overlays
 REFRESHING = ("queued", "running")  # states in which the charts change
 RETRY_DOWNLOAD_SECONDS = 300  # after a failed download, Start falls back at once for this long
 PAST_POINTS = 200  # held-out points kept per past run
+STATS_MAX_AGE = 2.0  # seconds a backend's slot count may be old on the page: one cluster query per refresh interval
 FIRST_POINT_WAIT = 1.5  # seconds a Start click may wait for the step-0 measurements (~0.05 s when warm)
 RUN_PARAM = "run"  # the link's key for the live run's token
 LINK_CHECKED = "run_link_checked"  # session_state: the link's run token was read on this session's first run
@@ -39,6 +42,7 @@ class SessionRuns:
         self.preset: str = "tutorial"  # the preset the current run started from, for its label
         self.history: collections.deque = collections.deque(maxlen=HISTORY_SIZE)
         self._archived: set[int] = set()
+        self._held: tuple[str, dict] | None = None  # (run token, its whole record as last read)
 
     @property
     def runner(self) -> Runner | None:
@@ -57,8 +61,18 @@ class SessionRuns:
     def refreshing(self) -> bool:
         return self.status in REFRESHING
 
+    def record(self, runner: Runner) -> dict:
+        """The run's whole record; the run sends only what changed since the one this session last read."""
+        held = self._held[1] if self._held is not None and self._held[0] == runner.token else None
+        whole = rec.merge(held, runner.record(since=held["cursor"] if held is not None else None))
+        if whole is None:  # not a continuation of the copy held: read it whole
+            whole = runner.record()
+        self._held = (runner.token, whole)
+        return whole
+
     def close(self) -> None:
         """The session is gone: stop its run and free it and its training slot."""
+        self._held = None
         default_registry().release(self.session_id)
 
     def forget(self) -> None:
@@ -251,7 +265,7 @@ def queue_state() -> dict:
     if registry.connecting or registry.backend.name == "thread":
         pool = registry.pool
         return {"busy": pool.active_count, "slots": pool.size, "backend": "thread"}
-    stats = registry.backend.stats()
+    stats = registry.backend.stats(max_age=STATS_MAX_AGE)
     return {"busy": stats["slots"] - stats["free"], "slots": stats["slots"], "backend": stats["backend"]}
 
 
@@ -266,7 +280,7 @@ def backend_state() -> dict | None:
         return {"connecting": True}
     if registry.backend.name == "thread":
         return None
-    return registry.backend.stats()
+    return registry.backend.stats(max_age=STATS_MAX_AGE)
 
 
 def live_runners() -> list[Runner]:
@@ -317,7 +331,7 @@ def archive(runs: SessionRuns, runner: Runner, data_dir=None) -> None:
     if not runner.ended or runner.run_id in runs._archived:
         return
     remember_dataset(runner, data_dir)
-    snap = runner.record()
+    snap = runs.record(runner)
     if not snap.get("twins") or not any(len(tw["eval"]["step"]) for tw in snap["twins"].values()):
         return
     runs._archived.add(runner.run_id)
