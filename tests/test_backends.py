@@ -144,6 +144,25 @@ def test_the_handle_reads_deltas_from_its_actor_and_holds_the_whole_record(backe
     assert wait_for(lambda: live_actors() == [], 10)
 
 
+def test_a_run_whose_slot_is_placed_reads_setting_up_not_queued_while_its_worker_starts(backend, digits):
+    run = backend.start(RunConfig(**LONG), dataset=digits)
+    seen = []
+
+    def reading() -> bool:
+        record, setting_up = run.record(), run.setting_up
+        seen.append((record["status"], record["progress"]["queue_position"], setting_up))
+        return run.has_first_point
+
+    try:
+        assert wait_for(reading, 120)
+    finally:
+        run.stop()
+    starting = [s for s in seen if s[2]]
+    assert starting and all(s == ("running", None, True) for s in starting)  # the page says "preparing"
+    assert all(position == 1 for status, position, _ in seen if status == "queued")
+    assert wait_for(lambda: live_actors() == [], 10)
+
+
 def test_the_page_asks_the_cluster_for_its_slots_at_most_once_per_interval(backend, monkeypatch):
     asked = []
     cluster_resources = ray.cluster_resources

@@ -288,8 +288,8 @@ class RayRun:
     def status(self) -> str:
         if self._final is not None:
             return self._final["status"]
-        if not self.placed:
-            return "queued"
+        if not self.placed:  # waiting for its first slot, or (the actor created on it) starting its worker
+            return "running" if self._actor is not None else "queued"
         status = self._call("status", default=(self._last or {}).get("status", "running"))
         self._waiting = status == "queued"
         return status
@@ -311,6 +311,8 @@ class RayRun:
 
     @property
     def setting_up(self) -> bool:
+        if self._final is None and not self.placed:
+            return self._actor is not None  # its worker process starts (imports torch) and builds the Runner
         return self._flags().get("setting_up", False)
 
     @property
@@ -330,7 +332,7 @@ class RayRun:
         if self._final is not None:
             return copy.copy(self._final)
         if not self.placed:
-            return self._queued_record()
+            return self._early_record()
         held = self._last
         fresh = self._call("record", held["cursor"] if held else None)
         record = rec.merge(held, self._stamp(fresh)) if fresh is not None else None
@@ -338,7 +340,7 @@ class RayRun:
             fresh = self._call("record")
             record = self._stamp(fresh) if fresh is not None else None
         if record is None:  # the worker was lost meanwhile, or did not answer in time
-            return copy.copy(self._final or self._last or self._queued_record())
+            return copy.copy(self._final or self._last or self._early_record())
         self._waiting = record["status"] == "queued"
         if self._waiting:  # queued again after its pause grace: its place among this server's waiting runs
             record["progress"]["queue_position"] = self.backend.position(self)
@@ -349,10 +351,10 @@ class RayRun:
         if self._final is not None:
             return dict(self._final["progress"])
         if not self.placed:
-            return self._queued_record()["progress"]
+            return self._early_record()["progress"]
         progress = self._call("progress")
         if progress is None:
-            return dict((self._last or self._queued_record())["progress"])
+            return dict((self._last or self._early_record())["progress"])
         self._last_progress = progress
         return progress
 
@@ -372,12 +374,12 @@ class RayRun:
 
     # -- control ----------------------------------------------------------------------------------------
     def pause(self) -> None:
-        if self._final is None and self.placed:
-            self._call("pause")
+        if self._final is None and self._actor is not None:  # a starting run pauses once its Runner exists
+            self._control("pause")
 
     def resume(self) -> None:
-        if self._final is None and self.placed:
-            self._call("resume")
+        if self._final is None and self._actor is not None:
+            self._control("resume")
 
     # The live controls are the worker's Runner's; a bad value raises ConfigError here, before anything is sent.
     def set_lr(self, lr: float) -> None:
@@ -399,7 +401,7 @@ class RayRun:
                 return
             if not self.placed:  # still waiting for its first slot: nothing ran, nothing to keep
                 self._kill()
-                self._final = {**self._queued_record(), "status": "stopped", "stop_reason": reason}
+                self._final = {**self._early_record(), "status": "stopped", "stop_reason": reason}
                 self._final["progress"]["queue_position"] = None
                 self.backend.forget(self)
                 return
@@ -411,7 +413,7 @@ class RayRun:
             else:  # the worker is inside something it cannot leave (a first import): keep what it has
                 record = self._call("record")
                 self._kill()
-                self._final = self._stamp(record or self._last or self._queued_record())
+                self._final = self._stamp(record or self._last or self._early_record())
         self.backend.forget(self)
 
     def discard(self, reason: str = "user") -> None:
@@ -430,6 +432,7 @@ class RayRun:
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False), **self._actor_options,
             ).remote(self.config, self._kwargs, self._group, self._slot_name)
             self._ready_ref = self._actor.ready.remote()
+            self._waiting = False  # it holds its slot now: starting, no longer in the queue
             self._end_ref = self._actor.wait_end.remote()
             for method, args in self._early:  # Ray runs them once the actor has built its Runner
                 getattr(self._actor, method).remote(*args)
@@ -488,10 +491,10 @@ class RayRun:
             if self._final is not None:
                 return
             if self._killed:
-                self._final = self._stamp(self._last or self._queued_record())
+                self._final = self._stamp(self._last or self._early_record())
             else:
                 log.warning("run %s: its Ray worker was lost (%s)", self.run_id, type(exc).__name__)
-                base = self._last or self._queued_record()
+                base = self._last or self._early_record()
                 self._final = {**self._stamp(base), "status": "failed", "stop_reason": None,
                                "error": {"code": LOST, "type": type(exc).__name__}}
                 # The series end where the last record read ended; the step count may be a little later.
@@ -514,9 +517,12 @@ class RayRun:
     def _stamp(self, record: dict) -> dict:
         return {**record, "run_id": self.run_id, "fallback": self.fallback}
 
-    def _queued_record(self) -> dict:
-        record = rec.empty(self.run_id, "queued", self.config.to_dict())
-        record["progress"]["queue_position"] = self.backend.position(self)
+    def _early_record(self) -> dict:
+        """The record before the actor has built its Runner: queued for the run's first slot, or (its slot
+        placed, the actor created) running and setting up, as a thread run reads while it loads."""
+        starting = self._actor is not None
+        record = rec.empty(self.run_id, "running" if starting else "queued", self.config.to_dict())
+        record["progress"]["queue_position"] = None if starting else self.backend.position(self)
         record["fallback"] = self.fallback
         return record
 
