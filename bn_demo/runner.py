@@ -103,10 +103,34 @@ class Budget:
         return int(self.work // (batch_size * max(1, parameters)))
 
 
+def expected_slot_seconds(config: RunConfig, budget: Budget | None = None, data_dir=None, *, step: int = 0,
+                          steps: int | None = None, parameters: int | None = None, slot_seconds: float = 0.0) -> float:
+    """About how long a run will hold a training slot from `step` on: its remaining steps at the slower of its
+    pace and the guessed step cost, within its budget (`slot_seconds` of it spent). Without `steps` and
+    `parameters` (a run that has not built its networks), both come from the config, without torch. Orders
+    the line of runs waiting for a slot (SlotPool, and the Ray backend's admissions)."""
+    from . import data
+
+    if steps is None or parameters is None:
+        from .config import training_split_size
+
+        steps = config.total_steps(training_split_size(config.dataset, data_dir) or 0)
+        parameters = config.repeats * config.parameter_count(math.prod(data.IMAGE_SHAPES[config.dataset]),
+                                                             data.N_CLASSES)
+    limit = budget.max_steps(config.batch_size, parameters) if budget is not None else None
+    if limit is not None:
+        steps = min(steps, limit)
+    per_step = STEP_OVERHEAD_SECONDS + config.batch_size * parameters / WORK_PER_SECOND
+    seconds = max(0, steps - step) * max(per_step, 1.0 / config.pace if config.pace else 0.0)
+    if budget is not None and budget.seconds is not None:
+        seconds = min(seconds, max(0.0, budget.seconds - slot_seconds))
+    return seconds
+
+
 class SlotPool:
     """At most `size` runs train at once; the rest wait in a line ordered by when each is due.
 
-    A run joining the line is due at (now + its expected slot time, Runner.expected_slot_seconds): the
+    A run joining the line is due at (now + its expected slot time, expected_slot_seconds): the
     shortest expected run goes first, and every second in the line brings a run's turn a second nearer, so
     a long run goes ahead of any later arrival once it has waited its own expected time (no starvation).
     First-come, first-served made four short runs wait behind a sidebar-maximum run and a slowest-pace run
@@ -303,28 +327,12 @@ class Runner:
         return exp is not None and any(len(t.evals) for t in exp.twins.values())
 
     def expected_slot_seconds(self) -> float:
-        """About how long the rest of this run will hold a training slot: its remaining steps at the
-        slower of its pace and the guessed step cost, within its budget. Orders the SlotPool's line."""
-        from . import data
-
-        exp, config = self.experiment, self.config
-        if exp is not None:
-            step, steps = self._lead(exp).step, exp.total_steps
-            parameters = self._parameters(exp)
-        else:
-            from .config import training_split_size
-
-            step, steps = 0, config.total_steps(training_split_size(config.dataset, self.data_dir) or 0)
-            parameters = config.repeats * config.parameter_count(math.prod(data.IMAGE_SHAPES[config.dataset]),
-                                                                 data.N_CLASSES)
-        limit = self.budget.max_steps(config.batch_size, parameters) if self.budget is not None else None
-        if limit is not None:
-            steps = min(steps, limit)
-        per_step = STEP_OVERHEAD_SECONDS + config.batch_size * parameters / WORK_PER_SECOND
-        seconds = max(0, steps - step) * max(per_step, 1.0 / config.pace if config.pace else 0.0)
-        if self.budget is not None and self.budget.seconds is not None:
-            seconds = min(seconds, max(0.0, self.budget.seconds - self.slot_seconds))
-        return seconds
+        """About how long the rest of this run will hold a training slot (expected_slot_seconds)."""
+        exp = self.experiment
+        if exp is None:
+            return expected_slot_seconds(self.config, self.budget, self.data_dir, slot_seconds=self.slot_seconds)
+        return expected_slot_seconds(self.config, self.budget, step=self._lead(exp).step, steps=exp.total_steps,
+                                     parameters=self._parameters(exp), slot_seconds=self.slot_seconds)
 
     @property
     def slot_seconds(self) -> float:

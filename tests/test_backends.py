@@ -105,14 +105,34 @@ def two_training_one_queued(backend, digits):
     """Three long runs on the two-CPU cluster: two train, the third waits; all three stopped afterwards."""
     runs = [backend.start(RunConfig(**LONG), dataset=digits) for _ in range(3)]
     try:
-        # Ray places the three slots roughly in order, not strictly: whichever two got theirs train.
-        assert wait_for(lambda: sum(step_of(r) > 5 for r in runs) == 2, 120)
-        waiting = [r for r in runs if r.status == "queued"]
-        assert len(waiting) == 1
-        yield [r for r in runs if r is not waiting[0]] + waiting
+        # Equal expected times: the line keeps their order of arrival, and Ray is asked for one slot at a time.
+        assert wait_for(lambda: step_of(runs[0]) > 5 and step_of(runs[1]) > 5, 120)
+        assert runs[2].status == "queued"
+        yield runs
     finally:
         for run in runs:
             run.stop()
+
+
+def test_runs_get_their_first_slots_in_the_thread_backends_order_shortest_expected_first(backend, digits):
+    first, second = (backend.start(RunConfig(**LONG), dataset=digits) for _ in range(2))
+    long_one = short_one = None
+    try:
+        assert wait_for(lambda: step_of(first) > 5 and step_of(second) > 5, 120)
+        long_one = backend.start(RunConfig(**LONG), dataset=digits)
+        short_one = backend.start(RunConfig(**{**SHORT, "pace": 20.0}), dataset=digits)  # 2 s: due long before
+        assert short_one.queue_position() == 1 and long_one.queue_position() == 2
+        assert long_one.record()["progress"]["queue_position"] == 2
+        first.stop()
+        assert wait_for(lambda: step_of(short_one) > 0, 60)  # the freed slot went to the shorter run
+        assert long_one.status == "queued" and long_one.queue_position() == 1
+        short_one.join(60)
+        assert wait_for(lambda: step_of(long_one) > 0, 60)  # and the next one to the waiting long run
+    finally:
+        for run in (first, second, long_one, short_one):
+            if run is not None:
+                run.stop()
+    assert wait_for(lambda: live_actors() == [], 10)
 
 
 def test_the_handle_reads_deltas_from_its_actor_and_holds_the_whole_record(backend, digits):

@@ -4,7 +4,10 @@ Commands are actor methods; reads return the run record (plain data: numbers, nu
 so no live tensor leaves the worker. A run's training slot is a Ray placement group of one bundle,
 {"CPU": 1}: Ray queues the group until a CPU is free anywhere in the cluster, and the run's actor is
 then created on that group's machine (num_cpus=0 itself, plus a GPU fraction when it trains on CUDA).
-A run waiting for its group reads "queued", with its place among this backend's waiting runs.
+Runs wait for their first slot in this server's line, ordered as the thread backend's SlotPool orders
+its own (shortest expected run first, ageing so that none starves), and only the head of the line asks
+Ray for a group at a time, so they get slots in that order. A waiting run reads "queued", with its place
+in the line; once its group is placed it reads "running" and setting up while its worker starts.
 
 Why a group and not `num_cpus=1` on the actor: Ray never shrinks a live actor's resources (an actor
 blocked in ray.get keeps its CPU; tried with Ray 2.60), so a paused actor would hold its CPU for as
@@ -21,6 +24,7 @@ os._exit, a crash in native code) the run reads "failed" with error {"code": "wo
 
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import logging
@@ -39,7 +43,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .. import record as rec
 from ..config import RunConfig
-from ..runner import _run_ids, checked_lr, checked_steps
+from ..runner import _run_ids, checked_lr, checked_steps, expected_slot_seconds
 from . import RAY_ADDRESS_ENV, BackendUnavailable
 
 NAMESPACE = "bn_demo"
@@ -266,8 +270,11 @@ class RayRun:
         self._waiting = True  # for a slot: its first one, or again after its pause grace (as last read)
         self._killed = False  # we killed the actor (stop, discard, end), so its death is no fault
         self._slot_name = f"{SLOT_PREFIX}{self.token}"
-        self._group = placement_group([{"CPU": 1}], name=f"{self._slot_name}-0")
-        self._group_ready = self._group.ready()
+        # The first slot, asked for once the run heads this server's line (RayBackend._admit), or None.
+        self._group: PlacementGroup | None = None
+        self._group_ready = None
+        self._asks = itertools.count()
+        self._entry: tuple[float, int] = (0.0, 0)  # (due, arrival): its place in the line (set by the backend)
         self._actor = None  # created once the group is placed, on its machine
         self._ready_ref = self._end_ref = None
         self._early: list[tuple] = []  # live controls asked for before the actor existed
@@ -278,7 +285,8 @@ class RayRun:
     def placed(self) -> bool:
         """The run's actor has been placed and built its Runner (not waiting for its first slot)."""
         if not self._placed and self._final is None:
-            if self._actor is None and ray.wait([self._group_ready], timeout=0)[0]:
+            ready = self._group_ready
+            if self._actor is None and ready is not None and ray.wait([ready], timeout=0)[0]:
                 self._create_actor()
             if self._ready_ref is not None and ray.wait([self._ready_ref], timeout=0)[0]:
                 self._placed, self._waiting = True, False
@@ -368,8 +376,10 @@ class RayRun:
             if self.placed or self._end_ref is not None:
                 if ray.wait([self._end_ref], timeout=left)[0]:
                     self._finish()
-            else:
+            elif self._group_ready is not None:
                 ray.wait([self._group_ready], timeout=left)
+            else:  # in this server's line, not yet asking Ray for a slot
+                time.sleep(left)
         return True
 
     # -- control ----------------------------------------------------------------------------------------
@@ -424,7 +434,7 @@ class RayRun:
     def _create_actor(self) -> None:
         """The run's first slot is placed: its actor goes to that machine and takes the slot over."""
         with self._lock:
-            if self._actor is not None or self._killed:
+            if self._actor is not None or self._killed or self._group is None:  # withdrawn meanwhile
                 return
             node = placement_group_table(self._group)["bundles_to_node_id"][0]
             self._actor = RunActor.options(
@@ -447,6 +457,27 @@ class RayRun:
         except RayActorError as exc:
             self._lost(exc)
             return None
+
+    @property
+    def _asking(self) -> bool:
+        """Its first slot is asked for and not placed yet."""
+        return self._final is None and self._group is not None and self._actor is None
+
+    def _ask_slot(self) -> None:
+        """Ask Ray for the run's first slot (RayBackend._admit: the head of the line, one run at a time)."""
+        with self._lock:
+            if self._final is None and self._group is None and not self._killed:
+                self._group = placement_group([{"CPU": 1}], name=f"{self._slot_name}-s{next(self._asks)}")
+                self._group_ready = self._group.ready()
+
+    def _withdraw_slot(self) -> bool:
+        """Take back a slot asked for and not placed yet (a run due earlier came); False when too late."""
+        with self._lock:
+            if self._actor is not None or self._group is None or self._final is not None:
+                return False
+            group, self._group, self._group_ready = self._group, None, None
+        remove_placement_group(group)
+        return True
 
     def _control(self, method: str, *args) -> None:
         """A live control: forwarded to the Runner, or, while the run waits for its first slot, kept
@@ -557,6 +588,9 @@ class RayBackend:
         self._lock = threading.Lock()
         self._order = itertools.count()
         self._runs: dict[RayRun, int] = {}  # live runs -> start order
+        # Runs not yet asking Ray for their first slot, (due, arrival, run), in the order runner.SlotPool keeps.
+        self._line: list[tuple[float, int, RayRun]] = []
+        self._admitting = threading.Lock()  # one admission at a time (start() and the monitor thread)
         self._monitor: threading.Thread | None = None
         self._stats: tuple[float, dict | None] = (0.0, None)  # (monotonic time, stats()) of the latest answer
 
@@ -565,12 +599,38 @@ class RayBackend:
         kwargs.setdefault("budget", self.budget)
         kwargs.setdefault("pause_grace", self.pause_grace)
         run = RayRun(self, config, kwargs, self.resources(config))
+        expected = expected_slot_seconds(run.config, kwargs["budget"], kwargs.get("data_dir"))
         with self._lock:
-            self._runs[run] = next(self._order)
+            order = next(self._order)
+            self._runs[run] = order
+            run._entry = (time.monotonic() + expected, order)
+            bisect.insort(self._line, (*run._entry, run), key=lambda entry: entry[:2])
             if self._monitor is None or not self._monitor.is_alive():
                 self._monitor = threading.Thread(target=self._watch, name="bn-demo-ray-monitor", daemon=True)
                 self._monitor.start()
+        self._admit()
         return run
+
+    def _admit(self) -> None:
+        """Ask Ray for the first slot of the run at the head of this server's line, one run at a time, so
+        runs get their first slots in the line's order: runner.SlotPool's, the shortest expected run first and
+        every second waited bringing a run's turn nearer. A run due before the one asking takes its turn (the
+        pending request is withdrawn and that run goes back in line). Never called under a run's lock."""
+        with self._admitting:
+            with self._lock:
+                asking = next((run for run in self._runs if run._asking), None)
+                head = self._line[0] if self._line else None
+            if asking is not None and head is not None and head[:2] < asking._entry and asking._withdraw_slot():
+                with self._lock:
+                    bisect.insort(self._line, (*asking._entry, asking), key=lambda entry: entry[:2])
+                asking = None
+            if asking is not None:
+                return
+            with self._lock:
+                if not self._line:
+                    return
+                _, _, run = self._line.pop(0)
+            run._ask_slot()
 
     def resources(self, config: RunConfig) -> dict:
         """The actor's own resources (its CPU is the run's slot): a GPU fraction when it trains on CUDA
@@ -581,18 +641,19 @@ class RayBackend:
         return {"num_gpus": self.gpu_fraction} if wants_gpu else {}
 
     def position(self, run: RayRun) -> int | None:
-        """1-based place among this backend's runs waiting for a slot (Ray places roughly in order;
-        runs queued by other servers on the same cluster are not counted)."""
+        """1-based place among this backend's runs waiting for a slot: the one asking Ray for its first slot,
+        then the line, then runs queued again after their pause grace (their workers ask Ray themselves),
+        oldest first. Runs queued by other servers on the same cluster are not counted."""
         with self._lock:
-            order = self._runs.get(run)
-            earlier = [r for r, o in self._runs.items() if order is not None and o < order]
-        if order is None:
-            return None
-        return 1 + sum(1 for r in earlier if r._waiting)
+            waiting = [r for r in self._runs if r._asking] + [entry[2] for entry in self._line]
+            waiting += [r for r, _ in sorted(self._runs.items(), key=lambda item: item[1])
+                        if r._placed and r._waiting and r._final is None]
+        return waiting.index(run) + 1 if run in waiting else None
 
     def forget(self, run: RayRun) -> None:
         with self._lock:
             self._runs.pop(run, None)
+            self._line = [entry for entry in self._line if entry[2] is not run]
 
     def runs(self) -> list[RayRun]:
         with self._lock:
@@ -602,12 +663,17 @@ class RayBackend:
         """Create a run's actor as soon as its first slot is placed, and finish runs as they end, so
         slots come back even when nobody reads the run."""
         while True:
+            self._admit()
             with self._lock:
                 ending = {r._end_ref: r for r in self._runs if r._final is None and r._end_ref is not None}
-                placing = {r._group_ready: r for r in self._runs if r._final is None and r._end_ref is None}
-                if not ending and not placing:
+                placing = {r._group_ready: r for r in self._runs
+                           if r._final is None and r._end_ref is None and r._group_ready is not None}
+                if not ending and not placing and not self._line:
                     self._monitor = None
                     return
+            if not ending and not placing:  # a run stopped while asking: the next one asks on the next turn
+                time.sleep(MONITOR_WAIT)
+                continue
             ready, _ = ray.wait([*ending, *placing], num_returns=1, timeout=MONITOR_WAIT)
             for ref in ready:
                 if ref in ending:
