@@ -57,6 +57,11 @@ SESSION_TTL = 5  # server.disconnectedSessionTTL for this bench: closed tabs are
 IDLE_TIMEOUT = 15  # the registry's fallback reaper (BN_DEMO_IDLE_TIMEOUT)
 
 
+def queued(text: str) -> bool:
+    """The page says its run waits in the queue (either backend's wording)."""
+    return any(words in text for words in QUEUED)
+
+
 def ray_workers_rss() -> float:
     """Resident MiB of this machine's Ray worker processes (their command line reads "ray::…")."""
     total = 0.0
@@ -191,12 +196,13 @@ def main() -> int:
                     if i in done:
                         continue
                     text = page.content()  # the progress label is not in innerText; the DOM has it
-                    if any(words in text for words in QUEUED):
+                    if queued(text):
                         waiting += 1
                     if any(word in text for word in ended_words()):
                         done.add(i)
                 queued_seen = max(queued_seen, waiting)
-                workers_peak = max(workers_peak, ray_workers_rss())
+                if args.backend == "ray":  # a walk over /proc every second, only where it is reported
+                    workers_peak = max(workers_peak, ray_workers_rss())
                 time.sleep(1)
             elapsed = time.monotonic() - t_start
             sampler.halt.set()
@@ -256,7 +262,7 @@ def _status_text(page) -> str:
 
 def _started(text: str) -> bool:
     """The run holds a training slot (or has already ended): past the queue."""
-    return not any(words in text for words in QUEUED) and bool(STEP_RE.search(text) or LOADING in text)
+    return not queued(text) and bool(STEP_RE.search(text) or LOADING in text)
 
 
 def _final_state(page) -> str:
@@ -267,7 +273,7 @@ def _final_state(page) -> str:
     except Exception:
         line = ""
     state = line.rsplit("· ", 1)[-1].strip() if STEP_RE.search(line) else \
-        "queued" if any(words in text for words in QUEUED) else (" ".join(line.split())[:60] or "—")
+        "queued" if queued(text) else (" ".join(line.split())[:60] or "—")
     if literal("status_paused_released") in text:
         state += " (slot given back)"
     elif literal("stopped_budget_seconds") in text:

@@ -237,7 +237,7 @@ def _read_checked(path: Path, ndim: int, name: str, md5s: dict) -> np.ndarray:
         raise _unavailable(path.parent, name, "md5_mismatch", file=gz.name)
     try:
         return read_idx(path, ndim)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # not an IDX file; or not a readable file (a folder, no permission)
         raise _unavailable(path.parent, name, "unreadable", type(exc).__name__, file=path.name) from exc
 
 

@@ -52,7 +52,10 @@ class BoundedSeries:
         """What changed after `version`, for a reader holding items() as they were at that version (or at
         any later one): (keep, new): keep the first `keep` items held, then append `new`."""
         keep = 0 if self.thinned_at > version else bisect_right(self.kept_versions, version)
-        return keep, self.items()[keep:]
+        new = self.kept[keep:]  # a copy of the new rows only: this runs under the engine's lock
+        if self._latest_unkept():
+            new.append(self.latest)
+        return keep, new
 
     def __len__(self) -> int:
         return len(self.kept) + self._latest_unkept()

@@ -358,8 +358,12 @@ def _append(held, new, keep: int):
 
 def seed_finals(record: dict, arm: str, key: str) -> list:
     """One `final` number (e.g. "test_acc") of `arm` for every seed of the run, the first seed first."""
-    others = (record.get("repeats") or {}).get("twins", {}).get(arm) or []
-    return [twin["final"][key] for twin in (record["twins"][arm], *others)]
+    return [twin["final"][key] for twin in (record["twins"][arm], *other_seeds(record, arm))]
+
+
+def other_seeds(record: dict, arm: str) -> list:
+    """`arm`'s entries for the run's other seeds (the record's `repeats`), [] for a run of one seed."""
+    return (record.get("repeats") or {}).get("twins", {}).get(arm) or []
 
 
 def seed_spread(record: dict, arm: str, section: str, metric: str, transform=None) -> dict | None:
@@ -367,7 +371,7 @@ def seed_spread(record: dict, arm: str, section: str, metric: str, transform=Non
     seed's values passed through `transform` (e.g. smoothing) first: {"step", "mean", "sd", "n", "seeds"} at
     every step some seed recorded, n the seeds with a finite value there, sd the sample sd (NaN for n < 2).
     None for a run of one seed."""
-    others = (record.get("repeats") or {}).get("twins", {}).get(arm)
+    others = other_seeds(record, arm)
     first = record["twins"].get(arm)
     if not others or first is None:
         return None
@@ -673,14 +677,31 @@ def check(document) -> None:
     _require(document.get("error") is None or (document["error"] or {}).get("code") in ERROR_CODES, "error")
     for name, twin in document["twins"].items():
         _require(name in ARMS and isinstance(twin, dict), "twins")
-        for section, keys in (("train", ("step", "loss", "acc")), ("eval", ("step", "loss", "acc")),
-                              ("probes", ("step", "layers")), ("ics", ("step", "l2", "cos")),
-                              ("final", ("test_acc", "eval_step"))):
-            _require(isinstance(twin.get(section), dict) and all(k in twin[section] for k in keys),
-                     f"twins.{name}.{section}")
-        _require(twin.get("reason") in (None, *TWIN_REASONS), f"twins.{name}.reason")
-        lengths = {len(twin["train"][k]) for k in ("step", "loss", "acc")}
-        _require(len(lengths) == 1, f"twins.{name}.train")
+        _check_twin(twin, f"twins.{name}", TWIN_SECTIONS)
+    repeats = document.get("repeats")
+    if repeats is not None:  # the other seeds: seed_finals, seed_spread and the CSV read every entry
+        _require(isinstance(repeats, dict) and isinstance(repeats.get("seeds"), list)
+                 and isinstance(repeats.get("twins"), dict), "repeats")
+        for name, entries in repeats["twins"].items():
+            _require(name in document["twins"] and isinstance(entries, list)
+                     and len(entries) == len(repeats["seeds"]), f"repeats.{name}")
+            for i, entry in enumerate(entries):
+                _require(isinstance(entry, dict), f"repeats.{name}[{i}]")
+                _check_twin(entry, f"repeats.{name}[{i}]", REPEAT_SECTIONS)
+
+
+# The sections of a twin (and of a repeats entry) that readers index into, and the fields each must have.
+TWIN_SECTIONS = (("train", ("step", "loss", "acc")), ("eval", ("step", "loss", "acc")), ("probes", ("step", "layers")),
+                 ("ics", ("step", "l2", "cos")), ("final", ("test_acc", "eval_step")))
+REPEAT_SECTIONS = tuple(part for part in TWIN_SECTIONS if part[0] in ("train", "eval", "final"))
+
+
+def _check_twin(twin: dict, where: str, sections) -> None:
+    for section, keys in sections:
+        _require(isinstance(twin.get(section), dict) and all(k in twin[section] for k in keys), f"{where}.{section}")
+    _require(twin.get("reason") in (None, *TWIN_REASONS), f"{where}.reason")
+    lengths = {len(twin["train"][k]) for k in ("step", "loss", "acc")}
+    _require(len(lengths) == 1, f"{where}.train")
 
 
 def _require(ok: bool, where: str) -> None:

@@ -9,9 +9,9 @@ a live run has not checked in for `idle_timeout` seconds. The tokens of runs end
 remembered for a while, so a page that comes back as a new session can say what became of its run.
 
 Runs start through the backend $BN_DEMO_BACKEND names (bn_demo/backends): thread, the default, trains
-in this process under the SlotPool; ray connects to Ray once per process, from a thread of its own
-started with the registry (not from a page's script thread), and its runs are Ray actors whose slots
-are the cluster's CPUs. A Ray that cannot be had leaves the registry on the thread backend, with the
+in this process under the SlotPool; ray connects to Ray once per process, from a thread the registry
+starts so that no page waits for it (ray_backend keeps a local Ray alive on a keeper thread of its
+own), and its runs are Ray actors whose slots are the cluster's CPUs. A Ray that cannot be had leaves the registry on the thread backend, with the
 reason as a code (`backend_error`) for the page to phrase.
 No Streamlit import here.
 """
@@ -136,13 +136,16 @@ class SessionRegistry:
         if previous is not None:
             previous.discard("user")
         runner = backend.start(config, **runner_kwargs)
+        stale = None
         with self._lock:
             if self._seats.get(session_id) is seat:
-                seat.runner, seat.last_seen = runner, time.monotonic()
+                stale, seat.runner, seat.last_seen = seat.runner, runner, time.monotonic()
             else:  # the session was released meanwhile: the run has nobody to show it to
                 seat = None
         if seat is None:
             runner.discard("released")
+        if stale is not None:  # another Start of this session got in meanwhile: a session holds one run
+            stale.discard("user")
         self._ensure_reaper()
         return runner
 

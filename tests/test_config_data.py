@@ -227,6 +227,11 @@ def test_truncated_and_corrupt_files_are_named(idx_root):
     with pytest.raises(DataUnavailable) as err:
         load_dataset("mnist", idx_root, download=False)
     assert err.value.facts["file"] == "train-images-idx3-ubyte"
+    images.unlink()
+    images.mkdir()  # there, but not a file to read: the offline fallback needs a DataUnavailable, not a crash
+    with pytest.raises(DataUnavailable) as err:
+        load_dataset("mnist", idx_root, download=False)
+    assert (err.value.problem, err.value.facts["file"]) == ("unreadable", "train-images-idx3-ubyte")
 
 
 def test_label_count_mismatch_and_bad_md5(tmp_path):

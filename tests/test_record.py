@@ -82,12 +82,19 @@ def test_the_schema_check_refuses_what_readers_cannot_use(record):
         (lambda d: d["twins"]["bn"].pop("train"), "bad_field"),
         (lambda d: d["twins"]["bn"]["train"]["loss"].pop(), "bad_field"),
         (lambda d: d["twins"].update(mystery=d["twins"]["bn"]), "bad_field"),
+        # the other seeds' entries: the metrics, bands and CSV index into each one
+        (lambda d: d.update(repeats={"seeds": [2], "twins": {"bn": [{"status": "finished"}]}}), "bad_field"),
+        (lambda d: d.update(repeats={"seeds": [2, 3], "twins": {"bn": [d["twins"]["bn"]]}}), "bad_field"),
+        (lambda d: d.update(repeats={"seeds": [2], "twins": {"layernorm": [d["twins"]["bn"]]}}), "bad_field"),
     ):
         doc = json.loads(json.dumps(good))
         breakage(doc)
         with pytest.raises(rec.RecordError) as caught:
             rec.loads(json.dumps(doc))
         assert caught.value.code == code
+    whole = json.loads(json.dumps(good))
+    whole["repeats"] = {"seeds": [2], "twins": {arm: [twin] for arm, twin in whole["twins"].items()}}
+    assert rec.loads(json.dumps(whole))["repeats"]["seeds"] == [2]  # a well-formed entry passes
     with pytest.raises(rec.RecordError) as caught:
         rec.loads("{not json")
     assert caught.value.code == "not_json"

@@ -35,6 +35,7 @@ import socket
 import sys
 import threading
 import time
+from operator import attrgetter
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
@@ -267,7 +268,7 @@ class RayRun:
         self._final: dict | None = None  # the run's last record, once it has ended (the actor is gone)
         self._last: dict | None = None  # the latest record read from the actor (what a lost worker leaves)
         self._last_progress: dict | None = None  # the latest progress read, if newer than that record
-        self._waiting = True  # for a slot: its first one, or again after its pause grace (as last read)
+        self._waiting = False  # placed, then queued again after its pause grace (as last read)
         self._killed = False  # we killed the actor (stop, discard, end), so its death is no fault
         self._slot_name = f"{SLOT_PREFIX}{self.token}"
         # The first slot, asked for once the run heads this server's line (RayBackend._admit), or None.
@@ -283,13 +284,11 @@ class RayRun:
     # -- reads ------------------------------------------------------------------------------------------
     @property
     def placed(self) -> bool:
-        """The run's actor has been placed and built its Runner (not waiting for its first slot)."""
+        """The run's actor has been placed and built its Runner (not waiting for its first slot). The backend's
+        monitor thread creates the actor once the slot is placed (RayBackend._watch)."""
         if not self._placed and self._final is None:
-            ready = self._group_ready
-            if self._actor is None and ready is not None and ray.wait([ready], timeout=0)[0]:
-                self._create_actor()
             if self._ready_ref is not None and ray.wait([self._ready_ref], timeout=0)[0]:
-                self._placed, self._waiting = True, False
+                self._placed = True
         return self._placed
 
     @property
@@ -373,12 +372,10 @@ class RayRun:
             left = MONITOR_WAIT if deadline is None else min(MONITOR_WAIT, deadline - time.monotonic())
             if left <= 0:
                 return False
-            if self.placed or self._end_ref is not None:
+            if self._end_ref is not None:
                 if ray.wait([self._end_ref], timeout=left)[0]:
                     self._finish()
-            elif self._group_ready is not None:
-                ray.wait([self._group_ready], timeout=left)
-            else:  # in this server's line, not yet asking Ray for a slot
+            else:  # waiting for its first slot: the monitor creates the actor once Ray places it
                 time.sleep(left)
         return True
 
@@ -442,7 +439,6 @@ class RayRun:
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False), **self._actor_options,
             ).remote(self.config, self._kwargs, self._group, self._slot_name)
             self._ready_ref = self._actor.ready.remote()
-            self._waiting = False  # it holds its slot now: starting, no longer in the queue
             self._end_ref = self._actor.wait_end.remote()
             for method, args in self._early:  # Ray runs them once the actor has built its Runner
                 getattr(self._actor, method).remote(*args)
@@ -588,8 +584,8 @@ class RayBackend:
         self._lock = threading.Lock()
         self._order = itertools.count()
         self._runs: dict[RayRun, int] = {}  # live runs -> start order
-        # Runs not yet asking Ray for their first slot, (due, arrival, run), in the order runner.SlotPool keeps.
-        self._line: list[tuple[float, int, RayRun]] = []
+        # Runs not yet asking Ray for their first slot, by their (due, arrival) entry: runner.SlotPool's order.
+        self._line: list[RayRun] = []
         self._admitting = threading.Lock()  # one admission at a time (start() and the monitor thread)
         self._monitor: threading.Thread | None = None
         self._stats: tuple[float, dict | None] = (0.0, None)  # (monotonic time, stats()) of the latest answer
@@ -604,7 +600,7 @@ class RayBackend:
             order = next(self._order)
             self._runs[run] = order
             run._entry = (time.monotonic() + expected, order)
-            bisect.insort(self._line, (*run._entry, run), key=lambda entry: entry[:2])
+            bisect.insort(self._line, run, key=attrgetter("_entry"))
             if self._monitor is None or not self._monitor.is_alive():
                 self._monitor = threading.Thread(target=self._watch, name="bn-demo-ray-monitor", daemon=True)
                 self._monitor.start()
@@ -620,16 +616,16 @@ class RayBackend:
             with self._lock:
                 asking = next((run for run in self._runs if run._asking), None)
                 head = self._line[0] if self._line else None
-            if asking is not None and head is not None and head[:2] < asking._entry and asking._withdraw_slot():
+            if asking is not None and head is not None and head._entry < asking._entry and asking._withdraw_slot():
                 with self._lock:
-                    bisect.insort(self._line, (*asking._entry, asking), key=lambda entry: entry[:2])
+                    bisect.insort(self._line, asking, key=attrgetter("_entry"))
                 asking = None
             if asking is not None:
                 return
             with self._lock:
                 if not self._line:
                     return
-                _, _, run = self._line.pop(0)
+                run = self._line.pop(0)
             run._ask_slot()
 
     def resources(self, config: RunConfig) -> dict:
@@ -645,7 +641,7 @@ class RayBackend:
         then the line, then runs queued again after their pause grace (their workers ask Ray themselves),
         oldest first. Runs queued by other servers on the same cluster are not counted."""
         with self._lock:
-            waiting = [r for r in self._runs if r._asking] + [entry[2] for entry in self._line]
+            waiting = [r for r in self._runs if r._asking] + self._line
             waiting += [r for r, _ in sorted(self._runs.items(), key=lambda item: item[1])
                         if r._placed and r._waiting and r._final is None]
         return waiting.index(run) + 1 if run in waiting else None
@@ -653,7 +649,7 @@ class RayBackend:
     def forget(self, run: RayRun) -> None:
         with self._lock:
             self._runs.pop(run, None)
-            self._line = [entry for entry in self._line if entry[2] is not run]
+            self._line = [waiting for waiting in self._line if waiting is not run]
 
     def runs(self) -> list[RayRun]:
         with self._lock:

@@ -189,11 +189,11 @@ def curves_figure(snap: dict, metric: str, lang: str = "en", past: list | tuple 
     for name in twin_names(snap):
         twin = snap["twins"][name]
         net = twin_label(name, lang)
-        train = seed_spread(snap, name, "train", metric, lambda v: smooth(v, smoothing)) \
-            or {"step": twin["train"]["step"], "mean": smooth(twin["train"][metric], smoothing)}
         held = seed_spread(snap, name, "eval", metric) or {"step": twin["eval"]["step"], "mean": twin["eval"][metric]}
         seeds = held.get("seeds")
-        if with_train and len(train["step"]):
+        if with_train and len(twin["train"]["step"]):  # smoothed only when drawn: the lesson's chart has no train curve
+            train = seed_spread(snap, name, "train", metric, lambda v: smooth(v, smoothing)) \
+                or {"step": twin["train"]["step"], "mean": smooth(twin["train"][metric], smoothing)}
             label = t("series_train_seeds" if seeds else "series_train", lang, net=net, n=seeds)
             if seeds:
                 fig.add_trace(spread_band(train, color=rgba(name, 0.12), group=name, floor=floor))

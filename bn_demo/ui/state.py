@@ -261,11 +261,7 @@ def keep_alive(runs: SessionRuns) -> None:
 def queue_state() -> dict:
     """The training slots runs wait for: how many are busy, and whose (backend "thread": this server's
     SlotPool; "ray": the cluster's CPUs)."""
-    registry = default_registry()
-    if registry.connecting or registry.backend.name == "thread":
-        pool = registry.pool
-        return {"busy": pool.active_count, "slots": pool.size, "backend": "thread"}
-    stats = registry.backend.stats(max_age=STATS_MAX_AGE)
+    stats = default_registry().backend.stats(max_age=STATS_MAX_AGE)  # the thread backend's while Ray connects
     return {"busy": stats["slots"] - stats["free"], "slots": stats["slots"], "backend": stats["backend"]}
 
 
@@ -323,6 +319,7 @@ def reset(runs: SessionRuns) -> None:
         runner.stop()
         archive(runs, runner)
         default_registry().forget(runs.session_id, runner)
+        runs._held = None  # that run's whole record: its curves live on in the history, if it had any
 
 
 def archive(runs: SessionRuns, runner: Runner, data_dir=None) -> None:
