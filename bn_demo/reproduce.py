@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from . import record as rec
-from .backends import BACKENDS, BackendUnavailable
+from .backends import BACKENDS, get_backend
+from .cli import _spec, open_backend
 from .config import PRESETS, RunConfig
 from .data import Dataset, load_dataset
 from .engine import Experiment
 from .seeds import stat
-from .ui import strings
 from .ui.figures import TWIN_COLORS
 from .ui.strings import dataset_name, layer_labels, partial_note, split_label
 
@@ -99,27 +99,28 @@ def run_twins(config: RunConfig, dataset: Dataset, *, probe_points: int = 200, e
     return {"record": record, "landscape": surfaces, "etas": list(etas), "seconds": seconds}
 
 
-def train_seeds(config: RunConfig, dataset: Dataset, seeds, *, backend: str = "thread", threads: int = 1,
+def train_seeds(config: RunConfig, dataset: Dataset, seeds, *, backend="thread", threads: int = 1,
                 progress=None, **measures) -> list[dict]:
-    """run_twins once per seed. thread: one after another in this process (`progress(seed)` gives each its
+    """run_twins once per seed. `backend`: an open backend (backends.get_backend, as the CLI's open_backend
+    gives it) or its name. thread: one after another in this process (`progress(seed)` gives each its
     progress callback). ray: each seed a Ray task in a worker process of its own with one CPU, as many at
-    once as the cluster has CPUs (bn_demo/backends/ray_backend.ensure_ray connects); results come back as
-    plain data, in the order of `seeds`."""
-    if backend != "ray":
+    once as the cluster has CPUs (the Ray backend connects this process to Ray; given by name, it is
+    opened here and shut down afterwards); results come back as plain data, in the order of `seeds`."""
+    if getattr(backend, "name", backend) != "ray":
         return [run_twins(config.replace(seed=seed), dataset, progress=progress(seed) if progress else None,
                           **measures) for seed in seeds]
+    if isinstance(backend, str):
+        opened = get_backend(backend)
+        try:
+            return train_seeds(config, dataset, seeds, backend=opened, threads=threads, progress=progress,
+                               **measures)
+        finally:
+            opened.shutdown()
     import ray
 
-    from .backends.ray_backend import ensure_ray
-
-    ours = ensure_ray()
-    try:
-        task = ray.remote(num_cpus=1)(_run_twins_in_worker)
-        shared = ray.put(dataset)
-        return ray.get([task.remote(config.replace(seed=seed), shared, threads, measures) for seed in seeds])
-    finally:
-        if ours:
-            ray.shutdown()
+    task = ray.remote(num_cpus=1)(_run_twins_in_worker)
+    shared = ray.put(dataset)
+    return ray.get([task.remote(config.replace(seed=seed), shared, threads, measures) for seed in seeds])
 
 
 def _run_twins_in_worker(config: RunConfig, dataset: Dataset, threads: int, measures: dict) -> dict:
@@ -650,7 +651,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist", help="mnist (paper), fashion-mnist or digits (offline)")
     parser.add_argument("--data-dir", help="where datasets are read (else $BN_DEMO_DATA_DIR, else ./data)")
     parser.add_argument("--no-download", action="store_true", help="never try to download the dataset")
-    parser.add_argument("--seeds", type=_seeds_type,
+    parser.add_argument("--seeds", type=_spec("parse_seeds"),
                         help=f"seeds, e.g. 1-3 or 7 (default: {DEFAULT_SEEDS} seeds from the preset's)")
     parser.add_argument("--out", default="assets", help="folder for the HTML, PNG, JSON and Markdown table")
     parser.add_argument("--no-png", action="store_true", help="skip the PNG (it needs kaleido + Chromium)")
@@ -662,32 +663,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(pip install -r requirements-ray.txt; $BN_DEMO_RAY_ADDRESS or a local Ray)")
 
 
-def _seeds_type(text: str) -> tuple[int, ...]:
-    from .sweep import SweepError, parse_seeds
-
-    try:
-        return parse_seeds(text)
-    except SweepError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected seeds such as 1, 1-3 or 1,3,5 ({exc.code})") from None
-
-
 def run_cli(args) -> int:
     torch.set_num_threads(max(1, args.threads))
     config = paper_config(steps=args.steps, dataset=args.dataset)
     seeds = args.seeds or tuple(range(config.seed, config.seed + DEFAULT_SEEDS))
-    dataset = load_dataset(config.dataset, args.data_dir, download=not args.no_download)
-    try:
-        return reproduce(args.figure, config, dataset, Path(args.out), seeds=seeds, png=not args.no_png,
-                         quiet=args.quiet, backend=args.backend, threads=max(1, args.threads))
-    except BackendUnavailable as exc:
-        print(strings.t("cli_error", message=strings.t(f"backend_{exc.code}", **exc.facts)), file=sys.stderr)
+    backend = open_backend(args)  # as `train` and `sweep` do: one line and exit 1 when it cannot be used
+    if backend is None:
         return 1
+    try:
+        dataset = load_dataset(config.dataset, args.data_dir, download=not args.no_download)
+        return reproduce(args.figure, config, dataset, Path(args.out), seeds=seeds, png=not args.no_png,
+                         quiet=args.quiet, backend=backend, threads=max(1, args.threads))
+    finally:
+        backend.shutdown()
 
 
 def reproduce(figure: str, config: RunConfig, dataset: Dataset, out_dir: Path, *, seeds=None, png: bool = True,
-              quiet: bool = False, backend: str = "thread", threads: int = 1) -> int:
+              quiet: bool = False, backend="thread", threads: int = 1) -> int:
     """Train once per seed (default: config.seed alone), measure, and write <out>/<name>.{html,png,json,md}
-    for each figure; print the tables. The figure and the detailed tables are the first seed's."""
+    for each figure; print the tables. The figure and the detailed tables are the first seed's. `backend`:
+    an open backend or its name (train_seeds)."""
     def progress(seed):
         return lambda step, total, seconds: print(f"  seed {seed}: step {step:,}/{total:,}  {seconds:.0f}s",
                                                   file=sys.stderr, flush=True)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from functools import partial
 
 from . import record as rec
 
@@ -131,6 +132,30 @@ def summarize(runs: list[dict], twins=None) -> dict:
 # -- running it -------------------------------------------------------------------------------------------
 
 
+def train_one(backend, config, *, dataset=None, data_dir=None, probes_on: bool = True, tick=None,
+              poll_seconds: float = 0.25) -> tuple[dict, object, bool]:
+    """One run of `config` through `backend.start`, as `train` does, waited for to its end: `tick(run)` is
+    called every `poll_seconds` while it trains; Ctrl-C stops it and waits for it to end. The run is
+    discarded once its record is read. Returns (its record, the dataset to hand the next run: `dataset`,
+    else the one this run loaded (None from a Ray run, whose data stays in its worker), whether Ctrl-C
+    stopped it). Used by run_seeds and sweep.run_sweep."""
+    extra = {"dataset": dataset} if dataset is not None else {}
+    run = backend.start(config, data_dir=data_dir, probes_on=probes_on, **extra)
+    interrupted = False
+    try:
+        while not run.join(poll_seconds):
+            if tick:
+                tick(run)
+    except KeyboardInterrupt:
+        interrupted = True
+        run.stop()
+        run.join()
+    record = run.record()
+    dataset = dataset if dataset is not None else run.dataset
+    run.discard()
+    return record, dataset, interrupted
+
+
 def run_seeds(backend, config, seeds, *, data_dir=None, probes_on: bool = True, on_run=None, on_progress=None,
               poll_seconds: float = 0.25) -> dict:
     """Train `config` once per seed, one after another, each through `backend.start` as `train` does;
@@ -142,20 +167,10 @@ def run_seeds(backend, config, seeds, *, data_dir=None, probes_on: bool = True, 
     started = time.perf_counter()
     for index, seed in enumerate(seeds):
         t0 = time.perf_counter()
-        extra = {"dataset": dataset} if dataset is not None else {}
-        run = backend.start(config.replace(seed=seed), data_dir=data_dir, probes_on=probes_on, **extra)
-        interrupted = False
-        try:
-            while not run.join(poll_seconds):
-                if on_progress:
-                    on_progress(index, len(seeds), seed, run)
-        except KeyboardInterrupt:
-            interrupted = True
-            run.stop()
-            run.join()
-        record = run.record()
-        dataset = dataset if dataset is not None else getattr(run, "dataset", None)
-        run.discard()
+        tick = partial(on_progress, index, len(seeds), seed) if on_progress else None  # tick(run)
+        record, dataset, interrupted = train_one(backend, config.replace(seed=seed), dataset=dataset,
+                                                 data_dir=data_dir, probes_on=probes_on, tick=tick,
+                                                 poll_seconds=poll_seconds)
         if record["status"] == "failed":
             complete, failure = False, record
             break

@@ -43,9 +43,11 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 from . import record as rec
 from .config import ARMS, MODEL_ARMS
+from .seeds import train_one
 
 FORMAT = "bn-lab-sweep"
 SWEEP_VERSION = 1
@@ -298,18 +300,10 @@ def run_sweep(backend, config, lrs, seeds, *, target: float, data_dir=None, prob
     started = time.perf_counter()
     for index, (lr, seed) in enumerate(plan):
         t0 = time.perf_counter()
-        extra = {"dataset": dataset} if dataset is not None else {}
-        runner = backend.start(config.replace(lr=lr, seed=seed), data_dir=data_dir, probes_on=probes_on, **extra)
-        try:
-            while not runner.join(poll_seconds):
-                if on_progress:
-                    on_progress(index, len(plan), lr, seed, runner)
-        except KeyboardInterrupt:
-            runner.stop()
-            runner.join()
-        record = runner.record()
-        dataset = dataset if dataset is not None else getattr(runner, "dataset", None)  # a Ray run keeps its own
-        runner.discard()
+        tick = partial(on_progress, index, len(plan), lr, seed) if on_progress else None  # tick(runner)
+        # a Ctrl-C shows as the record's status "stopped"; a Ray run keeps its own dataset
+        record, dataset, _ = train_one(backend, config.replace(lr=lr, seed=seed), dataset=dataset,
+                                       data_dir=data_dir, probes_on=probes_on, tick=tick, poll_seconds=poll_seconds)
         entry = run_entry(record, lr, seed, target, time.perf_counter() - t0)
         if on_run:
             on_run(index, len(plan), entry)

@@ -10,6 +10,8 @@ import copy
 import json
 import math
 import statistics
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from bn_demo import reproduce as R
 from bn_demo.cli import main as cli_main
 from bn_demo.config import PRESETS, RunConfig
 from bn_demo.engine import Experiment
+from conftest import CLI_WRAPPER, REPO
 
 STEPS = 300
 SHORT = dict(lr=0.5, init_std=0.3)
@@ -251,6 +254,31 @@ def test_reproduce_all_writes_both_figures(tmp_path):
     doc = json.loads((out / "santurkar.json").read_text())
     assert [r["step"] for r in doc["measures"]["twins"]["bn"]["landscape"]] == [0, 2, 5, 10, 20]
     assert "‖G−G′‖" in (out / "santurkar.md").read_text()
+
+
+def test_reproduce_without_ray_says_so_in_one_line(tmp_path):
+    """`reproduce --backend ray` where Ray cannot be imported: the one line `train --backend ray` prints,
+    a non-zero exit, no traceback, nothing written."""
+    no_ray = "import sys\nsys.modules['ray'] = None  # `import ray` raises ImportError\n" + CLI_WRAPPER
+    out = tmp_path / "fig1"
+    said = {}
+    for command in (["reproduce", "fig1", "--steps", "20", "--dataset", "digits", "--out", str(out), "--no-png",
+                     "--quiet"], ["train", "--dataset", "digits", "--steps", "5", "--quiet"]):
+        proc = subprocess.run([sys.executable, "-c", no_ray, *command, "--backend", "ray"], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        result = json.loads(proc.stdout.splitlines()[-1])
+        assert result["code"] not in (0, None) and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1 and "requirements-ray.txt" in proc.stderr
+        said[command[0]] = proc.stderr
+    assert said["reproduce"] == said["train"]
+    assert not out.exists()
+
+
+def test_a_bad_seeds_spec_is_refused_as_train_refuses_it(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli_main(["reproduce", "fig1", "--dataset", "digits", "--seeds", "3-1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "expected seeds such as 1, 1-5 or 1,3,5" in err and "Traceback" not in err
 
 
 def test_png_export(tmp_path):
