@@ -223,6 +223,12 @@ def eval_line(label: str, rounds: list[tuple[float, float]]) -> str:
             f"(median of {len(rounds)} rounds, range {min(shares):.1f}–{max(shares):.1f} %)")
 
 
+def tutorial_eval_rows(ds, batches, rounds: int, detail: str = "") -> None:
+    """One eval_line per batch size: the tutorial twins' full evaluation vs one epoch (`detail` ends the label)."""
+    for b in batches:
+        print(eval_line(f"batch {b}, tutorial twins{detail}", eval_vs_epoch(ds, b, rounds)))
+
+
 def interleaved(rows, batches, rounds: int) -> dict:
     """`rounds` measurements per (row, batch), the rows interleaved within each round: this machine's speed
     drifts by ±25 % from second to second (a shared VM). Returns every round's value; see medians()."""
@@ -445,8 +451,7 @@ def main() -> None:
         record_rows(ds, args.rounds, args.widths[0])
         return
     if args.only == "evaluation":
-        for b in (32, 256):
-            print(eval_line(f"batch {b}, tutorial twins", eval_vs_epoch(ds, b, args.rounds)))
+        tutorial_eval_rows(ds, (32, 256), args.rounds)
         return
     summary_rows(args)
     tv_root = torchvision_root(root)
@@ -471,9 +476,7 @@ def main() -> None:
         c = results["(c)"][b]
         print(f"batch {b}: (c)/(a) = {c / results['(a)'][b]:.1f}×, (d)/(c) = {results['(d)'][b] / c:.2f}, "
               f"(e)/(c) = {results['(e)'][b] / c:.2f}   (medians of {args.rounds} interleaved rounds)")
-    for b in batches:
-        print(eval_line(f"batch {b}, tutorial twins ({len(ds.test_y):,} held-out, {len(ds.train_y):,} per epoch)",
-                        eval_vs_epoch(ds, b, args.rounds)))
+    tutorial_eval_rows(ds, batches, args.rounds, f" ({len(ds.test_y):,} held-out, {len(ds.train_y):,} per epoch)")
     print(f"stop latency (tutorial run, stop at step 200): {1000 * stop_latency(ds):.0f} ms")
     print()
     wide_rows(ds, args)

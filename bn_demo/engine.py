@@ -269,7 +269,9 @@ class Experiment:
             entry["grad_norm"] = float(linear.weight.grad.norm()) if linear.weight.grad is not None else math.nan
             entry["weight_norm"] = float(linear.weight.norm())
             entry["inactive_share"] = probes.inactive_share(self.config.activation, layer["act"])
-            quantiles = probes.unit_quantiles(model.layer_input(layer))
+            # One sort per layer serves unit_quantiles and, for the last hidden layer, unit_percentiles below.
+            ordered = probes.sort_units(model.layer_input(layer))
+            quantiles = probes.unit_quantiles(ordered, presorted=True)
             if twin.unit_reference is None or len(twin.unit_reference) <= i:
                 twin.unit_reference = [*(twin.unit_reference or []), quantiles]
             entry["unit_w1"] = probes.unit_w1(quantiles, twin.unit_reference[i])
@@ -283,7 +285,7 @@ class Experiment:
             "layers": layers,
             "output_grad_norm": float(out.weight.grad.norm()) if out.weight.grad is not None else math.nan,
             "output_weight_norm": float(out.weight.norm()),
-            "unit_percentiles": probes.unit_percentiles(model.layer_input(rec[-1])),
+            "unit_percentiles": probes.unit_percentiles(ordered, presorted=True),  # the last hidden layer's
         }
 
     def _measure_ics(self, twin: Twin, x, y, before: dict, grads: dict) -> None:
@@ -343,7 +345,7 @@ class Experiment:
                 if start == 0:  # the gallery is the split's head: its predictions come free
                     gallery = predicted[:GALLERY_SIZE]
                 if groups_left:
-                    if rest is not None:
+                    if rest is not None and len(rest[1]):  # none left when the batch size divides EVAL_CHUNK
                         first, labels = torch.cat([rest[0], first]), torch.cat([rest[1], labels])
                     groups = min(groups_left, len(labels) // batch)
                     used, groups_left = groups * batch, groups_left - groups

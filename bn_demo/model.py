@@ -205,12 +205,13 @@ class MLP(nn.Module):
 
 
 def batch_var(z: torch.Tensor, unbiased: bool = False) -> torch.Tensor:
-    """z.var(dim=-2, unbiased=unbiased, keepdim=True), 3-7× faster on the CPU (docs/engine.md). torch.var
-    sums in float64 with Welford's update, one division per value; this is the two-pass sum in float64.
-    Both are float64-accurate, so their float32 results agree (bitwise on every input
-    tests/test_engine.py tries). Under autograd (the ICS measurement) torch.var itself runs, so gradients
-    keep its backward arithmetic."""
-    if torch.is_grad_enabled() and z.requires_grad:
+    """z.var(dim=-2, unbiased=unbiased, keepdim=True), 3-7× faster on the CPU (docs/engine.md). On the CPU
+    torch.var sums in float64 with Welford's update, one division per value; this is the two-pass sum in
+    float64. Both are float64-accurate, so their float32 results agree (bitwise on every input
+    tests/test_engine.py tries). Off the CPU torch.var itself runs: CUDA's accumulates float32 input in
+    float32, so a float64 sum there would change the GPU's numbers. Under autograd (the ICS measurement)
+    torch.var itself runs too, so gradients keep its backward arithmetic."""
+    if z.device.type != "cpu" or (torch.is_grad_enabled() and z.requires_grad):
         return z.var(dim=-2, unbiased=unbiased, keepdim=True)
     centred = z - z.mean(dim=-2, keepdim=True, dtype=torch.float64)
     return (centred.square_().sum(dim=-2, keepdim=True) / (z.shape[-2] - unbiased)).to(z.dtype)

@@ -64,7 +64,7 @@ def summarize_layer(layer: dict, edges: dict, activation: str, input_kind: str) 
     summaries, sorted_input = {}, None
     for kind, values in layer.items():
         if values.device.type != "cpu":
-            summaries[kind] = _summarize_torch(values, edges[kind])
+            summaries[kind] = summarize(values, edges[kind])
             continue
         # Only from an all-finite input: a ReLU turns −inf into a finite 0.
         if kind == "act" and activation == "relu" and sorted_input and sorted_input[0].size == sorted_input[1]:
@@ -196,10 +196,10 @@ def sort_units(values: torch.Tensor) -> torch.Tensor:
     return torch.sort(values, dim=0).values
 
 
-def unit_percentiles(values: torch.Tensor) -> np.ndarray:
+def unit_percentiles(values: torch.Tensor, *, presorted: bool = False) -> np.ndarray:
     """(units, 3): each unit's {15, 50, 85}th percentile over the probe batch (Fig. 1 b, c).
-    Off the CPU only the three rows per unit cross to the host."""
-    ordered = sort_units(values)
+    Off the CPU only the three rows per unit cross to the host. presorted: `values` is sort_units' result."""
+    ordered = values if presorted else sort_units(values)
     if ordered.device.type == "cpu":
         return sorted_percentiles(ordered.numpy(), PAPER_PERCENTILES).T
     rank = torch.tensor(PAPER_PERCENTILES, dtype=torch.float64) / 100 * (ordered.shape[0] - 1)
@@ -213,10 +213,11 @@ def unit_percentiles(values: torch.Tensor) -> np.ndarray:
 UNIT_QUANTILES = 64  # quantile levels per unit kept for the per-unit W1 (unit_w1)
 
 
-def unit_quantiles(values: torch.Tensor, levels: int = UNIT_QUANTILES) -> torch.Tensor:
+def unit_quantiles(values: torch.Tensor, levels: int = UNIT_QUANTILES, *, presorted: bool = False) -> torch.Tensor:
     """(levels, units): each unit's empirical quantiles over the probe batch at the midpoints
-    (k + ½) / levels: the k-th of `levels` equal slices of its sorted values."""
-    ordered = sort_units(values)
+    (k + ½) / levels: the k-th of `levels` equal slices of its sorted values. presorted: `values` is
+    sort_units' result."""
+    ordered = values if presorted else sort_units(values)
     n = ordered.shape[0]
     index = ((torch.arange(levels, dtype=torch.float64) + 0.5) * n / levels).floor().long().clamp(max=n - 1)
     return ordered[index.to(ordered.device)].contiguous()  # unit_w1 reduces it: one memory layout, one sum

@@ -11,7 +11,7 @@ import torch
 from bn_demo import engine, probes
 from bn_demo.config import RunConfig
 from bn_demo.engine import Experiment
-from bn_demo.model import MLP
+from bn_demo.model import MLP, batch_var
 from conftest import run_to_end
 
 EDGES = np.linspace(-1, 1, probes.N_BINS + 1)
@@ -91,6 +91,23 @@ def test_units_sort_like_torch(device):
     assert torch.equal(probes.sort_units(values).nan_to_num(), want.nan_to_num())
     index = ((torch.arange(probes.UNIT_QUANTILES, dtype=torch.float64) + 0.5) * 512 / probes.UNIT_QUANTILES).long()
     assert torch.equal(probes.unit_quantiles(values).nan_to_num(), want[index.to(device)].nan_to_num())
+
+
+def test_presorted_units_give_the_same_quantiles_and_percentiles(device):
+    """The engine sorts a layer's units once for both: presorted values give exactly the unsorted call's."""
+    values = torch.randn(300, 24, generator=torch.Generator().manual_seed(3)).to(device)
+    ordered = probes.sort_units(values)
+    assert torch.equal(probes.unit_quantiles(ordered, presorted=True), probes.unit_quantiles(values))
+    assert np.array_equal(probes.unit_percentiles(ordered, presorted=True), probes.unit_percentiles(values))
+
+
+def test_batch_var_is_the_devices_own_var(device):
+    """model.batch_var gives torch.var's values bitwise on every device (off the CPU it is torch.var)."""
+    g = torch.Generator().manual_seed(4)
+    z = (torch.randn(3, 256, 40, generator=g) * 30 + 1e3 * torch.randn(40, generator=g)).to(device)
+    with torch.no_grad():
+        for unbiased in (False, True):
+            assert torch.equal(batch_var(z, unbiased), z.var(dim=-2, unbiased=unbiased, keepdim=True))
 
 
 def _assert_identical_summary(got: dict, want: dict) -> None:
