@@ -191,14 +191,18 @@ def live_view(runs: state.SessionRuns, lang: str, data_dir=None) -> None:
     loading = sidebar_loading or (status == "running" and not runner.has_first_point)
     # run_every is fixed when the fragment is declared, so it is declared anew on every full run:
     # refreshing while a run trains, static otherwise (a paused or finished run costs nothing).
+    # While Ray connects, check back too: the teacher's line says "connecting" until it has connected or failed.
+    connecting = state.backend_connecting()
     every = (FIRST_POINT_REFRESH_SECONDS if loading else REFRESH_SECONDS) if refreshing \
-        else HEARTBEAT_SECONDS if active else None
-    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, active)
+        else HEARTBEAT_SECONDS if active else REFRESH_SECONDS if connecting else None
+    st.fragment(run_every=every)(_live_body)(runs, lang, data_dir, refreshing, loading, active, connecting)
 
 
 def _live_body(runs: state.SessionRuns, lang: str, data_dir, was_refreshing: bool, was_loading: bool,
-               was_active: bool = False) -> None:
+               was_active: bool = False, was_connecting: bool = False) -> None:
     state.keep_alive(runs)
+    if was_connecting and not state.backend_connecting():
+        st.rerun()  # connected, or fell back to threads: a full run draws the line and stops the timer
     backend_note(lang)
     if state.fall_back_if_unavailable(runs, data_dir):
         st.rerun()  # a full run, so the sidebar and buttons show the fallback run

@@ -265,6 +265,11 @@ def queue_state() -> dict:
     return {"busy": stats["slots"] - stats["free"], "slots": stats["slots"], "backend": stats["backend"]}
 
 
+def backend_connecting() -> bool:
+    """The backend asked for (Ray) is still being connected to."""
+    return default_registry().connecting
+
+
 def backend_state() -> dict | None:
     """For the teacher, when runs are to train anywhere but in this server's threads (BN_DEMO_BACKEND):
     the backend's name and its free slots, "connecting" while Ray starts, or the code of why the
